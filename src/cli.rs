@@ -1,0 +1,237 @@
+//! Command-line parsing and the commands themselves.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use keyward::catalog::Action;
+use keyward::compile::{self, CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
+use keyward::eval::{self, Caller, DecisionKind, Request};
+use keyward::policy::Source;
+
+/// What the process tells its caller, as an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success; for `explain`, the request is allowed.
+    Ok = 0,
+    /// `explain`: the request is denied (explicitly or implicitly).
+    Denied = 1,
+    /// Bad usage, unreadable input, or a document that does not compile.
+    Error = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about = "Compile, enforce and explain AWS KMS key policies and grants")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide one request against a key policy, IAM policies and grants, and say why.
+    Explain(ExplainArgs),
+    /// Print the decision table a policy (or the grant index a grant document) compiles to.
+    Compile(CompileArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// The key policy.
+    #[arg(long)]
+    policy: PathBuf,
+    /// A grant document, or a JSON array of grants, on the key.
+    #[arg(long = "grants")]
+    grants: Vec<PathBuf>,
+    /// An IAM identity policy attached to the principal.
+    #[arg(long = "iam-policy")]
+    iam_policies: Vec<PathBuf>,
+    /// The caller: an account id, IAM/STS principal ARN, or service principal.
+    #[arg(long)]
+    principal: String,
+    /// The action, e.g. `kms:Decrypt`.
+    #[arg(long)]
+    action: String,
+    /// The key ARN. Without it the key is taken to be in the caller's account.
+    #[arg(long)]
+    resource: Option<String>,
+    /// An encryption context pair of the request (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// `kms:ViaService`: the AWS service calling on the principal's behalf.
+    #[arg(long = "via-service")]
+    via_service: Option<String>,
+    /// `aws:SourceIp`.
+    #[arg(long = "source-ip")]
+    source_ip: Option<IpAddr>,
+    /// A tag of the principal, `aws:PrincipalTag/KEY` (repeatable).
+    #[arg(long = "principal-tag", value_name = "KEY=VALUE")]
+    principal_tags: Vec<String>,
+    /// Any other condition key; repeat a key for a multi-valued key.
+    #[arg(long = "condition", value_name = "KEY=VALUE")]
+    conditions: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct CompileArgs {
+    /// A policy or grant document.
+    file: PathBuf,
+    /// Compile the policy as an IAM identity policy rather than a key policy.
+    #[arg(long)]
+    iam: bool,
+}
+
+pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
+    let result = match args.command {
+        Command::Explain(a) => explain(a, out),
+        Command::Compile(a) => compile_cmd(a, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::Error
+        }
+    }
+}
+
+fn read(path: &Path) -> miette::Result<Source> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| miette::miette!(code = "keyward::io", "cannot read `{}`: {e}", path.display()))?;
+    Ok(Source::new(path.display().to_string(), text))
+}
+
+fn pair(s: &str, flag: &str) -> miette::Result<(String, String)> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| miette::miette!(code = "keyward::usage", "`{flag} {s}`: expected KEY=VALUE"))
+}
+
+fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let caller = Caller::parse(&a.principal)?;
+    let action = Action::parse(&a.action).ok_or_else(|| {
+        let names = keyward::catalog::ACTIONS.iter().map(|x| x.name);
+        let stripped = a.action.strip_prefix("kms:").unwrap_or(&a.action);
+        let hint = keyward::catalog::closest(stripped, names)
+            .map(|c| format!("; did you mean `kms:{c}`?"))
+            .unwrap_or_default();
+        miette::miette!(code = "keyward::usage", "`{}` is not an AWS KMS action{hint}", a.action)
+    })?;
+    let table = load_table(&a.policy, &a.iam_policies, &a.grants)?;
+    let mut b = Request::builder(caller, action).current_time(time::OffsetDateTime::now_utc());
+    if let Some(r) = &a.resource {
+        b = b.resource(r.clone());
+    }
+    for c in &a.context {
+        let (k, v) = pair(c, "--context")?;
+        b = b.encryption_context(k, v);
+    }
+    if let Some(s) = &a.via_service {
+        b = b.via_service(s.clone());
+    }
+    if let Some(ip) = a.source_ip {
+        b = b.source_ip(ip);
+    }
+    for t in &a.principal_tags {
+        let (k, v) = pair(t, "--principal-tag")?;
+        b = b.principal_tag(k, v);
+    }
+    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in &a.conditions {
+        let (k, v) = pair(c, "--condition")?;
+        multi.entry(k).or_default().push(v);
+    }
+    for (k, mut vs) in multi {
+        b = match (keyward::catalog::condition_key(&k).map(|i| i.ty.is_multivalued()), vs.len()) {
+            (Some(true), _) | (_, 2..) => b.context_values(&k, vs),
+            _ => b.context(&k, vs.pop().unwrap_or_default()),
+        };
+    }
+    let req = b.build();
+    let explanation = eval::explain(&table, &req);
+    let rendered = match a.format {
+        Format::Text => explanation.render_text(),
+        Format::Json => serde_json::to_string_pretty(&explanation)
+            .map_err(|e| miette::miette!("cannot render JSON: {e}"))?
+            + "\n",
+    };
+    out.write_all(rendered.as_bytes())
+        .map_err(|e| miette::miette!("cannot write output: {e}"))?;
+    Ok(match explanation.decision {
+        DecisionKind::Allow => ExitCode::Ok,
+        DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny => ExitCode::Denied,
+    })
+}
+
+fn load_table(policy: &Path, iam: &[PathBuf], grants: &[PathBuf]) -> miette::Result<DecisionTable> {
+    let key_policy = compile::compile_policy(&read(policy)?, PolicyKind::KeyPolicy)?;
+    let mut table = DecisionTable::new(key_policy);
+    for p in iam {
+        table = table.with_iam_policy(compile::compile_policy(&read(p)?, PolicyKind::IamPolicy)?);
+    }
+    let mut index = GrantIndex::default();
+    for g in grants {
+        let source = read(g)?;
+        let parsed = keyward::policy::parse_grants(&source).map_err(miette::Report::new)?;
+        index.extend(&parsed, &source).map_err(miette::Report::new)?;
+    }
+    Ok(table.with_grants(index))
+}
+
+fn compile_cmd(a: CompileArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let source = read(&a.file)?;
+    let doc = keyward::policy::parse_document(&source).map_err(miette::Report::new)?;
+    let text = match doc {
+        keyward::policy::Document::Policy(p) => {
+            let kind = if a.iam { PolicyKind::IamPolicy } else { PolicyKind::KeyPolicy };
+            let compiled =
+                CompiledPolicy::compile(&p, kind, &source).map_err(miette::Report::new)?;
+            compile::render_table(&compiled)
+        }
+        keyward::policy::Document::Grants(g) => {
+            let index = GrantIndex::compile(&g, &source).map_err(miette::Report::new)?;
+            render_grants(&index)
+        }
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| miette::miette!("cannot write output: {e}"))?;
+    Ok(ExitCode::Ok)
+}
+
+fn render_grants(index: &GrantIndex) -> String {
+    let mut by_grantee: BTreeMap<&str, Vec<&compile::CompiledGrant>> = BTreeMap::new();
+    for g in &index.grants {
+        by_grantee.entry(&g.grantee).or_default().push(g);
+    }
+    let mut out = format!("grant index: {} grants, {} grantees\n", index.len(), by_grantee.len());
+    for (grantee, grants) in by_grantee {
+        out.push_str(&format!("\n{grantee}\n"));
+        for g in grants {
+            let ops: Vec<&str> = g.operations.iter().map(|a| a.name()).collect();
+            out.push_str(&format!("  grant {} {}\n    operations: {}\n", g.grant_id, g.origin, ops.join(", ")));
+            if let Some(c) = &g.constraints {
+                if let Some(e) = &c.encryption_context_equals {
+                    out.push_str(&format!("    encryption context equals {e:?}\n"));
+                }
+                if let Some(s) = &c.encryption_context_subset {
+                    out.push_str(&format!("    encryption context includes {s:?}\n"));
+                }
+            }
+            if let Some(r) = &g.retiring {
+                out.push_str(&format!("    retiring principal: {r}\n"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,437 @@
+//! Deciding requests against a [`DecisionTable`], with AWS KMS semantics.
+//!
+//! 1. An explicit `Deny` that applies, in the key policy or an IAM policy of
+//!    the caller, wins. Grants never deny.
+//! 2. Otherwise the request is allowed if a key-policy `Allow` names the
+//!    caller (same account), or names the caller's account — or the caller
+//!    from another account — and an IAM policy of the caller allows too; or a
+//!    grant to the caller covers the operation and its constraints hold.
+//! 3. Otherwise it is implicitly denied.
+//!
+//! Every element check is one predicate ([`principal_match`],
+//! [`resource_matches`], [`condition_holds`]); [`decide`] combines them on
+//! the fast path and [`explain()`] reuses them to say which element of each
+//! statement failed.
+
+pub mod explain;
+mod request;
+
+use std::net::IpAddr;
+
+pub use explain::{Explanation, explain};
+pub use request::{BadCaller, Caller, CallerKind, ContextValue, Request, RequestBuilder};
+
+use crate::catalog::ResourceKind;
+use crate::compile::matcher::{ArnPattern, Part, Pattern, Template, ValueMatcher};
+use crate::compile::{
+    CompiledCondition, CompiledGrant, CompiledPolicy, DecisionTable, PrincipalMatcher,
+    ResourceMatcher, Row,
+};
+use crate::policy::ast::{BaseOperator, PrincipalId, SetQualifier};
+
+/// The outcome of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum DecisionKind {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+impl DecisionKind {
+    pub fn is_allow(self) -> bool {
+        self == DecisionKind::Allow
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DecisionKind::Allow => "Allow",
+            DecisionKind::ExplicitDeny => "ExplicitDeny",
+            DecisionKind::ImplicitDeny => "ImplicitDeny",
+        })
+    }
+}
+
+/// How a statement's principal element matched the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalMatch {
+    /// Through the caller's account principal: in a key policy this
+    /// delegates to the caller's IAM policies.
+    Account,
+    /// The caller by name, `"*"`, or an IAM policy attached to the caller.
+    Direct,
+}
+
+/// Decides a request. The fast path: no allocation, no explanation.
+pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
+    let action = req.action;
+    let key_applies = action.info().resource == ResourceKind::Key;
+    if key_applies && table.key_policy.deny_rows(action).any(|r| applies(r, req).is_some()) {
+        return DecisionKind::ExplicitDeny;
+    }
+    if table
+        .iam_policies
+        .iter()
+        .any(|p| p.deny_rows(action).any(|r| applies(r, req).is_some()))
+    {
+        return DecisionKind::ExplicitDeny;
+    }
+    let key_allow = if key_applies {
+        strongest_allow(&table.key_policy, req)
+    } else {
+        // No key resource (CreateKey, ListKeys, ...): IAM alone decides.
+        Some(PrincipalMatch::Account)
+    };
+    if let Some(m) = key_allow {
+        if !needs_iam(m, req) || iam_allows(table, req) {
+            return DecisionKind::Allow;
+        }
+    }
+    if key_applies && grant_allowing(table, req).is_some() {
+        return DecisionKind::Allow;
+    }
+    DecisionKind::ImplicitDeny
+}
+
+/// The strongest principal match among the key-policy `Allow` rows that
+/// apply.
+fn strongest_allow(policy: &CompiledPolicy, req: &Request) -> Option<PrincipalMatch> {
+    let mut best = None;
+    for row in policy.allow_rows(req.action) {
+        match applies(row, req) {
+            Some(PrincipalMatch::Direct) => return Some(PrincipalMatch::Direct),
+            Some(m) => best = Some(m),
+            None => {}
+        }
+    }
+    best
+}
+
+/// Whether a key-policy allow of this strength also needs the caller's IAM
+/// policies to allow. An account root needs no IAM policy; a caller from
+/// another account always needs its own account's IAM allow.
+fn needs_iam(m: PrincipalMatch, req: &Request) -> bool {
+    if req.caller.is_root() || req.caller.is_service() {
+        return false;
+    }
+    m == PrincipalMatch::Account || !req.same_account()
+}
+
+fn iam_allows(table: &DecisionTable, req: &Request) -> bool {
+    table
+        .iam_policies
+        .iter()
+        .any(|p| p.allow_rows(req.action).any(|r| applies(r, req).is_some()))
+}
+
+/// A grant to the caller that allows the request.
+fn grant_allowing<'a>(table: &'a DecisionTable, req: &Request) -> Option<&'a CompiledGrant> {
+    req.caller
+        .arns()
+        .flat_map(|arn| table.grants.for_grantee(arn))
+        .find(|g| grant_allows(g, req))
+}
+
+/// Whether one grant (already known to name the caller) allows the request.
+pub fn grant_allows(g: &CompiledGrant, req: &Request) -> bool {
+    g.operations.contains(req.action) && grant_constraints_hold(g, req)
+}
+
+/// Grant constraints bind only operations that take an encryption context.
+pub fn grant_constraints_hold(g: &CompiledGrant, req: &Request) -> bool {
+    let Some(c) = &g.constraints else { return true };
+    if !req.action.info().takes_encryption_context {
+        return true;
+    }
+    let ctx = &req.encryption_context;
+    let equals = c
+        .encryption_context_equals
+        .as_ref()
+        .is_none_or(|want| want == ctx);
+    let subset = c
+        .encryption_context_subset
+        .as_ref()
+        .is_none_or(|want| want.iter().all(|(k, v)| ctx.get(k) == Some(v)));
+    equals && subset
+}
+
+/// Whether a row applies to the request, and how its principal matched.
+pub fn applies(row: &Row, req: &Request) -> Option<PrincipalMatch> {
+    let action = row.action.as_ref()?;
+    if !action.covers.contains(req.action) {
+        return None;
+    }
+    let m = principal_match(&row.principal, req)?;
+    if !resource_matches(row.resource.as_ref()?, req) {
+        return None;
+    }
+    row.conditions
+        .iter()
+        .all(|c| condition_holds(c, req))
+        .then_some(m)
+}
+
+/// Matches a principal element against the caller's identities: its own
+/// ARN, its role (for a session), and its account.
+pub fn principal_match(p: &PrincipalMatcher, req: &Request) -> Option<PrincipalMatch> {
+    let caller = &req.caller;
+    match p {
+        PrincipalMatcher::Attached => Some(PrincipalMatch::Direct),
+        PrincipalMatcher::Named {
+            negated: false,
+            any,
+            ids,
+        } => {
+            if *any || ids.iter().any(|id| names_caller_arn(id, caller)) {
+                Some(PrincipalMatch::Direct)
+            } else if ids.iter().any(|id| names_caller_account(id, caller)) {
+                if caller.is_root() {
+                    Some(PrincipalMatch::Direct)
+                } else {
+                    Some(PrincipalMatch::Account)
+                }
+            } else {
+                None
+            }
+        }
+        // NotPrincipal: the statement applies unless every identity of the
+        // caller is excluded, so excluding a user but not its account still
+        // leaves the statement applying (as AWS documents).
+        PrincipalMatcher::Named {
+            negated: true,
+            any,
+            ids,
+        } => {
+            if *any {
+                return None;
+            }
+            let arn_excluded = ids.iter().any(|id| names_caller_arn(id, caller));
+            let account_excluded = caller.account.is_none()
+                || ids.iter().any(|id| names_caller_account(id, caller));
+            let all_excluded = if caller.is_root() {
+                account_excluded
+            } else {
+                arn_excluded && account_excluded
+            };
+            (!all_excluded).then_some(PrincipalMatch::Direct)
+        }
+    }
+}
+
+fn names_caller_arn(id: &PrincipalId, caller: &Caller) -> bool {
+    match (id, &caller.kind) {
+        (PrincipalId::Arn(arn), _) => caller.arns().any(|c| same_principal(arn, c)),
+        (PrincipalId::Service(s), CallerKind::Service(name)) => s == "*" || s == name,
+        (PrincipalId::Federated(f), CallerKind::FederatedUser { .. }) => *f == caller.arn,
+        _ => false,
+    }
+}
+
+fn names_caller_account(id: &PrincipalId, caller: &Caller) -> bool {
+    matches!((id, &caller.account), (PrincipalId::Account(a), Some(b)) if a == b)
+}
+
+/// Whether a principal ARN in a policy names this caller ARN. Role ARNs are
+/// compared by account and role name, since a session's ARN drops the path.
+fn same_principal(policy_arn: &str, caller_arn: &str) -> bool {
+    if policy_arn == caller_arn {
+        return true;
+    }
+    match (role_parts(policy_arn), role_parts(caller_arn)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn role_parts(arn: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "iam", "", account, rest] => {
+            let path = rest.strip_prefix("role/")?;
+            Some((account, path.rsplit('/').next()?))
+        }
+        _ => None,
+    }
+}
+
+pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
+    let any = r
+        .patterns
+        .iter()
+        .any(|(_, p)| arn_matches(p, &req.resource, req));
+    any != r.negated
+}
+
+/// Evaluates one (operator, key) condition.
+pub fn condition_holds(c: &CompiledCondition, req: &Request) -> bool {
+    let op = c.operator;
+    let value = req.get(&c.key_lower);
+    let values: &[String] = value.map_or(&[], ContextValue::as_slice);
+    if op.base == BaseOperator::Null {
+        let present = !values.is_empty();
+        return c
+            .values
+            .iter()
+            .any(|m| matches!(m, ValueMatcher::Null(absent) if *absent != present));
+    }
+    match op.qualifier {
+        None => match (value, values) {
+            (None, _) | (Some(_), []) => op.if_exists || op.base.is_negated(),
+            (Some(_), [one]) => single_holds(c, one, req),
+            // A single-valued operator never matches a multi-element value.
+            (Some(_), _) => false,
+        },
+        Some(SetQualifier::ForAnyValue) => {
+            if values.is_empty() {
+                op.if_exists
+            } else {
+                values.iter().any(|v| single_holds(c, v, req))
+            }
+        }
+        Some(SetQualifier::ForAllValues) => values.iter().all(|v| single_holds(c, v, req)),
+    }
+}
+
+/// Whether one request value satisfies the operator against the policy's
+/// values: any match (OR), or for a negated operator no match (NOR). A
+/// request value that is not of the operator's type satisfies nothing.
+pub fn single_holds(c: &CompiledCondition, v: &str, req: &Request) -> bool {
+    let typed = TypedValue::parse(c.operator.base, v);
+    let Some(typed) = typed else { return false };
+    let any = c
+        .values
+        .iter()
+        .any(|m| value_matches(c.operator.base, m, v, &typed, req));
+    any != c.operator.base.is_negated()
+}
+
+/// A request value parsed for its operator's family.
+enum TypedValue {
+    Text,
+    Number(f64),
+    Date(i128),
+    Ip(IpAddr),
+}
+
+impl TypedValue {
+    fn parse(op: BaseOperator, v: &str) -> Option<TypedValue> {
+        use crate::compile::matcher::{parse_date, parse_number};
+        use crate::policy::ast::OperatorFamily as F;
+        Some(match op.family() {
+            F::Numeric => TypedValue::Number(parse_number(v)?),
+            F::Date => TypedValue::Date(parse_date(v)?),
+            F::Ip => TypedValue::Ip(v.trim().parse().ok()?),
+            _ => TypedValue::Text,
+        })
+    }
+}
+
+/// The positive form of the operator: does `v` match this one policy value?
+fn value_matches(
+    op: BaseOperator,
+    m: &ValueMatcher,
+    v: &str,
+    typed: &TypedValue,
+    req: &Request,
+) -> bool {
+    use BaseOperator::*;
+    match (m, typed) {
+        (ValueMatcher::Text(t), _) => resolve(t, req).is_some_and(|s| s == v),
+        (ValueMatcher::TextIgnoreCase(t), _) => {
+            resolve(t, req).is_some_and(|s| s.to_lowercase() == v.to_lowercase())
+        }
+        (ValueMatcher::Bool(t), _) => {
+            resolve(t, req).is_some_and(|s| s.eq_ignore_ascii_case(v))
+        }
+        (ValueMatcher::Binary(b), _) => b == v,
+        (ValueMatcher::Like(p), _) => pattern_matches(p, v, req),
+        (ValueMatcher::Arn(p), _) => arn_matches(p, v, req),
+        (ValueMatcher::Number(p), TypedValue::Number(n)) => match op {
+            NumericLessThan => n < p,
+            NumericLessThanEquals => n <= p,
+            NumericGreaterThan => n > p,
+            NumericGreaterThanEquals => n >= p,
+            _ => n == p,
+        },
+        (ValueMatcher::Date(p), TypedValue::Date(d)) => match op {
+            DateLessThan => d < p,
+            DateLessThanEquals => d <= p,
+            DateGreaterThan => d > p,
+            DateGreaterThanEquals => d >= p,
+            _ => d == p,
+        },
+        (ValueMatcher::Cidr(net), TypedValue::Ip(ip)) => net.contains(ip),
+        _ => false,
+    }
+}
+
+/// Substitutes policy variables; `None` if one is unresolved (null), which
+/// makes this policy value match nothing.
+fn resolve<'a>(t: &'a Template, req: &Request) -> Option<std::borrow::Cow<'a, str>> {
+    match t {
+        Template::Literal(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Template::Dynamic(parts) => {
+            let mut out = String::new();
+            for p in parts {
+                match p {
+                    Part::Lit(s) => out.push_str(s),
+                    Part::Var { key, default } => out.push_str(variable(key, default, req)?),
+                    Part::Star => out.push('*'),
+                    Part::Question => out.push('?'),
+                }
+            }
+            Some(std::borrow::Cow::Owned(out))
+        }
+    }
+}
+
+fn variable<'a>(key: &str, default: &'a Option<String>, req: &'a Request) -> Option<&'a str> {
+    match req.get(key).map(ContextValue::as_slice) {
+        Some([one]) => Some(one.as_str()),
+        _ => default.as_deref(),
+    }
+}
+
+fn pattern_matches(p: &Pattern, v: &str, req: &Request) -> bool {
+    match p {
+        Pattern::Any => true,
+        Pattern::Exact(s) => s == v,
+        Pattern::Prefix(s) => v.starts_with(s.as_str()),
+        Pattern::Glob(g) => g.is_match(v),
+        Pattern::Dynamic(parts) => {
+            let mut resolved = Vec::with_capacity(parts.len());
+            for p in parts {
+                match p {
+                    Part::Var { key, default } => match variable(key, default, req) {
+                        Some(s) => resolved.push(Part::Lit(s.to_owned())),
+                        None => return false,
+                    },
+                    other => resolved.push(other.clone()),
+                }
+            }
+            Pattern::from_parts(resolved, false).is_ok_and(|p| pattern_matches(&p, v, req))
+        }
+    }
+}
+
+fn arn_matches(p: &ArnPattern, v: &str, req: &Request) -> bool {
+    match p {
+        ArnPattern::Any => true,
+        ArnPattern::Segments(segments) => {
+            let mut value = v.splitn(6, ':');
+            let mut n = 0;
+            for seg in segments {
+                let Some(part) = value.next() else {
+                    return false;
+                };
+                if !pattern_matches(seg, part, req) {
+                    return false;
+                }
+                n += 1;
+            }
+            n == segments.len() && value.next().is_none()
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! Why a request was allowed or denied: the deciding statements and grants,
+//! and for every statement that did not apply, the first element that failed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{
+    ContextValue, DecisionKind, PrincipalMatch, Request, TypedValue, applies, condition_holds,
+    decide, grant_constraints_hold, needs_iam, principal_match, resource_matches, single_holds,
+};
+use crate::catalog::ResourceKind;
+use crate::compile::{
+    CompiledCondition, CompiledGrant, CompiledPolicy, DecisionTable, Origin, PolicyKind, Row,
+    describe_principal,
+};
+use crate::policy::ast::{BaseOperator, Effect, SetQualifier};
+
+/// A decision with everything needed to understand it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    pub decision: DecisionKind,
+    /// One sentence saying why.
+    pub reason: String,
+    pub request: RequestView,
+    /// The statements and grants that decided the outcome.
+    pub decided_by: Vec<Decider>,
+    /// Every statement of the key policy and IAM policies, in order.
+    pub statements: Vec<StatementTrace>,
+    pub grants: GrantsTrace,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestView {
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub key_account: Option<String>,
+    pub same_account: bool,
+    pub context: BTreeMap<String, ContextValue>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Decider {
+    /// `key_policy`, `iam_policy` or `grant`.
+    pub source: &'static str,
+    pub origin: Origin,
+    pub effect: Effect,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatementTrace {
+    pub source: PolicyKind,
+    pub origin: Origin,
+    pub effect: Effect,
+    pub applies: bool,
+    /// How the principal matched, when the statement applies.
+    pub via: Option<PrincipalMatch>,
+    /// The first element that did not match, when it does not apply.
+    pub failed: Option<Mismatch>,
+}
+
+/// The element of a statement that stopped it from applying.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "element", rename_all = "snake_case")]
+pub enum Mismatch {
+    /// The statement has no `Action`/`NotAction`.
+    NoAction,
+    /// The statement has no `Resource`/`NotResource`.
+    NoResource,
+    /// The action does not apply to a key, so the key policy is not consulted.
+    NotKeyAction,
+    Action {
+        action: String,
+        negated: bool,
+        patterns: Vec<String>,
+    },
+    Principal {
+        caller: String,
+        expected: String,
+    },
+    Resource {
+        resource: String,
+        negated: bool,
+        patterns: Vec<String>,
+    },
+    Condition {
+        operator: String,
+        key: String,
+        expected: Vec<String>,
+        actual: Option<ContextValue>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GrantsTrace {
+    /// All grants on the key.
+    pub total: usize,
+    /// The grants whose grantee is the caller.
+    pub for_caller: Vec<GrantTrace>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GrantTrace {
+    pub origin: Origin,
+    pub grant_id: String,
+    pub operations: Vec<String>,
+    pub allows: bool,
+    pub failed: Option<String>,
+}
+
+/// Decides a request and explains the decision.
+pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
+    let decision = decide(table, req);
+    let key_applies = req.action.info().resource == ResourceKind::Key;
+    let mut statements = Vec::new();
+    let mut policies: Vec<&CompiledPolicy> = vec![&table.key_policy];
+    policies.extend(table.iam_policies.iter());
+    for policy in policies {
+        for row in &policy.rows {
+            statements.push(trace_row(policy.kind, row, req, key_applies));
+        }
+    }
+    let grants = trace_grants(table, req, key_applies);
+    let applied = |kind: PolicyKind, effect: Effect| {
+        statements
+            .iter()
+            .filter(move |s| s.source == kind && s.effect == effect && s.applies)
+    };
+    let decider = |s: &StatementTrace| Decider {
+        source: match s.source {
+            PolicyKind::KeyPolicy => "key_policy",
+            PolicyKind::IamPolicy => "iam_policy",
+        },
+        origin: s.origin.clone(),
+        effect: s.effect,
+    };
+    let action = req.action.to_string();
+    let key_allow = applied(PolicyKind::KeyPolicy, Effect::Allow)
+        .max_by_key(|s| s.via)
+        .cloned();
+    let iam_allow = applied(PolicyKind::IamPolicy, Effect::Allow).next().cloned();
+    let mut decided_by = Vec::new();
+    let reason = match decision {
+        DecisionKind::ExplicitDeny => {
+            let denies: Vec<&StatementTrace> = statements
+                .iter()
+                .filter(|s| s.effect == Effect::Deny && s.applies)
+                .collect();
+            decided_by.extend(denies.iter().map(|s| decider(s)));
+            match denies.first() {
+                Some(d) => format!(
+                    "explicitly denied by {} statement {}; an explicit deny overrides every allow",
+                    d.source, d.origin
+                ),
+                None => "explicitly denied".to_owned(),
+            }
+        }
+        DecisionKind::Allow => allow_reason(
+            req,
+            key_applies,
+            key_allow.as_ref(),
+            iam_allow.as_ref(),
+            &grants,
+            &mut decided_by,
+            decider,
+        ),
+        DecisionKind::ImplicitDeny => {
+            implicit_deny_reason(req, key_applies, key_allow.as_ref(), &action)
+        }
+    };
+    Explanation {
+        decision,
+        reason,
+        request: RequestView {
+            principal: req.caller.arn.clone(),
+            action,
+            resource: req.resource.clone(),
+            key_account: req.key_account.as_ref().map(|a| a.0.clone()),
+            same_account: req.same_account(),
+            context: req
+                .context()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect(),
+        },
+        decided_by,
+        statements,
+        grants,
+    }
+}
+
+fn allow_reason(
+    req: &Request,
+    key_applies: bool,
+    key_allow: Option<&StatementTrace>,
+    iam_allow: Option<&StatementTrace>,
+    grants: &GrantsTrace,
+    decided_by: &mut Vec<Decider>,
+    decider: impl Fn(&StatementTrace) -> Decider,
+) -> String {
+    if !key_applies {
+        if req.caller.is_root() {
+            return "allowed: the account root needs no IAM policy, and this action has no key policy".into();
+        }
+        if let Some(i) = iam_allow {
+            decided_by.push(decider(i));
+            return format!(
+                "allowed by IAM policy statement {}; {} is not authorized on a key, so no key policy applies",
+                i.origin, req.action
+            );
+        }
+    }
+    if let Some(k) = key_allow {
+        let via = k.via.unwrap_or(PrincipalMatch::Direct);
+        if !needs_iam(via, req) {
+            decided_by.push(decider(k));
+            return format!("allowed by key policy statement {}", k.origin);
+        }
+        if let Some(i) = iam_allow {
+            decided_by.push(decider(k));
+            decided_by.push(decider(i));
+            let why = if via == PrincipalMatch::Account {
+                "which allows the caller's account and so delegates to IAM"
+            } else {
+                "and, as the caller is in another account, its own IAM policy"
+            };
+            return format!(
+                "allowed by key policy statement {}, {why}: IAM policy statement {}",
+                k.origin, i.origin
+            );
+        }
+    }
+    if let Some(g) = grants.for_caller.iter().find(|g| g.allows) {
+        decided_by.push(Decider {
+            source: "grant",
+            origin: g.origin.clone(),
+            effect: Effect::Allow,
+        });
+        return format!("allowed by grant {}", g.grant_id);
+    }
+    "allowed".into()
+}
+
+fn implicit_deny_reason(
+    req: &Request,
+    key_applies: bool,
+    key_allow: Option<&StatementTrace>,
+    action: &str,
+) -> String {
+    if !key_applies {
+        return format!(
+            "no IAM policy of the caller allows {action}, which is not authorized on a key, so only IAM policies can allow it"
+        );
+    }
+    match key_allow {
+        Some(k) if k.via == Some(PrincipalMatch::Account) => format!(
+            "the key policy allows the caller's account (statement {}), which delegates to IAM, but no IAM policy of the caller allows {action}",
+            k.origin
+        ),
+        Some(k) => format!(
+            "the key policy allows this caller (statement {}), but the caller is in account {}, not the key's account {}, and no IAM policy of the caller allows {action}",
+            k.origin,
+            req.caller.account.as_ref().map_or("-", |a| a.0.as_str()),
+            req.key_account.as_ref().map_or("-", |a| a.0.as_str()),
+        ),
+        None => format!(
+            "no key policy statement, grant, or IAM policy that the key policy delegates to allows {action}; AWS KMS never allows implicitly"
+        ),
+    }
+}
+
+fn trace_row(kind: PolicyKind, row: &Row, req: &Request, key_applies: bool) -> StatementTrace {
+    let via = if kind == PolicyKind::KeyPolicy && !key_applies {
+        None
+    } else {
+        applies(row, req)
+    };
+    let failed = match via {
+        Some(_) => None,
+        None if kind == PolicyKind::KeyPolicy && !key_applies => Some(Mismatch::NotKeyAction),
+        None => first_mismatch(row, req),
+    };
+    StatementTrace {
+        source: kind,
+        origin: row.origin.clone(),
+        effect: row.effect,
+        applies: via.is_some(),
+        via,
+        failed,
+    }
+}
+
+/// The first element of a row that does not match, in the order AWS
+/// documents a statement: action, principal, resource, conditions.
+fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
+    let Some(action) = &row.action else {
+        return Some(Mismatch::NoAction);
+    };
+    if !action.covers.contains(req.action) {
+        return Some(Mismatch::Action {
+            action: req.action.to_string(),
+            negated: action.negated,
+            patterns: action.patterns.clone(),
+        });
+    }
+    if principal_match(&row.principal, req).is_none() {
+        return Some(Mismatch::Principal {
+            caller: req.caller.arn.clone(),
+            expected: describe_principal(&row.principal),
+        });
+    }
+    let Some(resource) = &row.resource else {
+        return Some(Mismatch::NoResource);
+    };
+    if !resource_matches(resource, req) {
+        return Some(Mismatch::Resource {
+            resource: req.resource.clone(),
+            negated: resource.negated,
+            patterns: resource.patterns.iter().map(|(p, _)| p.clone()).collect(),
+        });
+    }
+    row.conditions
+        .iter()
+        .find(|c| !condition_holds(c, req))
+        .map(|c| Mismatch::Condition {
+            operator: c.operator.to_string(),
+            key: c.key.clone(),
+            expected: c.values_text.clone(),
+            actual: req.get(&c.key_lower).cloned(),
+            reason: condition_failure(c, req),
+        })
+}
+
+/// Says why a condition that does not hold fails.
+fn condition_failure(c: &CompiledCondition, req: &Request) -> String {
+    let op = c.operator;
+    let key = &c.key;
+    let values = req.get(&c.key_lower).map_or(&[][..], ContextValue::as_slice);
+    if op.base == BaseOperator::Null {
+        return if values.is_empty() {
+            format!("`{key}` is absent, and `Null` asks for it to be present")
+        } else {
+            format!("`{key}` is present, and `Null` asks for it to be absent")
+        };
+    }
+    match (op.qualifier, values) {
+        (None, []) | (Some(SetQualifier::ForAnyValue), []) => {
+            format!("the request has no `{key}`")
+        }
+        (None, [_, _, ..]) => format!(
+            "`{key}` has {} values; an operator without `ForAnyValue:`/`ForAllValues:` never matches more than one",
+            values.len()
+        ),
+        (Some(SetQualifier::ForAnyValue), _) => {
+            format!("no value of `{key}` satisfies `{op}`")
+        }
+        _ => {
+            let bad = values
+                .iter()
+                .find(|v| !single_holds(c, v, req))
+                .map_or("", String::as_str);
+            if TypedValue::parse(op.base, bad).is_none() {
+                return format!("`{bad}` is not a valid value for `{op}`");
+            }
+            if op.base.is_negated() {
+                format!("`{bad}` matches a value `{op}` excludes")
+            } else {
+                format!("`{bad}` matches none of the expected values")
+            }
+        }
+    }
+}
+
+fn trace_grants(table: &DecisionTable, req: &Request, key_applies: bool) -> GrantsTrace {
+    let mut for_caller: Vec<GrantTrace> = Vec::new();
+    for arn in req.caller.arns() {
+        for g in table.grants.for_grantee(arn) {
+            for_caller.push(trace_grant(g, req, key_applies));
+        }
+    }
+    GrantsTrace {
+        total: table.grants.len(),
+        for_caller,
+    }
+}
+
+fn trace_grant(g: &CompiledGrant, req: &Request, key_applies: bool) -> GrantTrace {
+    let failed = if !key_applies {
+        Some(format!("{} is not authorized on a key", req.action))
+    } else if !g.operations.contains(req.action) {
+        Some(format!("the grant does not allow {}", req.action.name()))
+    } else if !grant_constraints_hold(g, req) {
+        Some("the request's encryption context does not satisfy the grant's constraints".into())
+    } else {
+        None
+    };
+    GrantTrace {
+        origin: g.origin.clone(),
+        grant_id: g.grant_id.clone(),
+        operations: g.operations.iter().map(|a| a.name().to_owned()).collect(),
+        allows: failed.is_none(),
+        failed,
+    }
+}
+
+impl Explanation {
+    /// The explanation for people.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let r = &self.request;
+        let _ = writeln!(out, "decision: {}", self.decision);
+        let _ = writeln!(
+            out,
+            "request:  {} by {} on {}",
+            r.action, r.principal, r.resource
+        );
+        let _ = writeln!(out, "why:      {}", self.reason);
+        if !r.same_account {
+            let _ = writeln!(
+                out,
+                "note:     cross-account request (key account {})",
+                r.key_account.as_deref().unwrap_or("-")
+            );
+        }
+        let mut last: Option<(PolicyKind, &str)> = None;
+        for s in &self.statements {
+            if last != Some((s.source, s.origin.document.as_str())) {
+                let _ = writeln!(out, "\n{} `{}`:", s.source, s.origin.document);
+                last = Some((s.source, s.origin.document.as_str()));
+            }
+            let mark = if s.applies { "applies " } else { "no match" };
+            let _ = writeln!(out, "  {mark} {} {}", s.effect, s.origin);
+            match (&s.failed, s.via) {
+                (Some(m), _) => {
+                    let _ = writeln!(out, "           {}", describe_mismatch(m));
+                }
+                (None, Some(PrincipalMatch::Account)) if s.source == PolicyKind::KeyPolicy => {
+                    let _ = writeln!(
+                        out,
+                        "           via the caller's account: needs an IAM policy that allows"
+                    );
+                }
+                _ => {}
+            }
+        }
+        if !self.statements.iter().any(|s| s.source == PolicyKind::IamPolicy) {
+            let _ = writeln!(out, "\nIAM policy: none given");
+        }
+        let _ = writeln!(
+            out,
+            "\ngrants: {} for this caller, of {} on the key",
+            self.grants.for_caller.len(),
+            self.grants.total
+        );
+        for g in &self.grants.for_caller {
+            let mark = if g.allows { "applies " } else { "no match" };
+            let _ = writeln!(out, "  {mark} grant {} ({})", g.grant_id, g.operations.join(", "));
+            if let Some(f) = &g.failed {
+                let _ = writeln!(out, "           {f}");
+            }
+        }
+        out
+    }
+}
+
+fn describe_mismatch(m: &Mismatch) -> String {
+    match m {
+        Mismatch::NoAction => "statement has no `Action`, so it never applies".into(),
+        Mismatch::NoResource => "statement has no `Resource`, so it never applies".into(),
+        Mismatch::NotKeyAction => {
+            "not consulted: the action is not authorized on a key".into()
+        }
+        Mismatch::Action {
+            action,
+            negated,
+            patterns,
+        } => {
+            let patterns = abbreviate(patterns);
+            if *negated {
+                format!("NotAction {patterns} excludes {action}")
+            } else {
+                format!("Action {patterns} does not include {action}")
+            }
+        }
+        Mismatch::Principal { caller, expected } => {
+            format!("Principal: {caller} is not {expected}")
+        }
+        Mismatch::Resource {
+            resource,
+            negated,
+            patterns,
+        } => {
+            let el = if *negated { "NotResource" } else { "Resource" };
+            format!("{el} {} does not admit {resource}", abbreviate(patterns))
+        }
+        Mismatch::Condition {
+            operator,
+            key,
+            expected,
+            actual,
+            reason,
+        } => {
+            let actual = match actual {
+                None => "absent".to_owned(),
+                Some(ContextValue::One(v)) => format!("{v:?}"),
+                Some(ContextValue::Many(v)) => format!("{v:?}"),
+            };
+            format!("condition {operator} {key} {expected:?}: {reason} (request: {actual})")
+        }
+    }
+}
+
+/// A list for one line of text: the first few items, then a count.
+fn abbreviate(items: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let head: Vec<String> = items.iter().take(SHOWN).map(|s| format!("{s:?}")).collect();
+    let more = items.len().saturating_sub(SHOWN);
+    if more > 0 {
+        format!("[{}, … {more} more]", head.join(", "))
+    } else {
+        format!("[{}]", head.join(", "))
+    }
+}

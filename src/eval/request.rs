@@ -1,0 +1,377 @@
+//! A request to decide: who calls, which action, on which key, with which
+//! condition context.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::catalog::Action;
+use crate::policy::ast::AccountId;
+
+/// The value of a condition key in a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ContextValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ContextValue {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            ContextValue::One(s) => std::slice::from_ref(s),
+            ContextValue::Many(v) => v,
+        }
+    }
+}
+
+/// What kind of identity a caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerKind {
+    /// The account's root user.
+    Root,
+    User { name: String },
+    /// A role named directly by its ARN.
+    Role { name: String },
+    /// An assumed-role session `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`.
+    AssumedRole { role_arn: String, session: String },
+    FederatedUser { name: String },
+    /// An AWS service principal such as `ec2.amazonaws.com`.
+    Service(String),
+}
+
+/// The authenticated principal making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub arn: String,
+    pub account: Option<AccountId>,
+    pub kind: CallerKind,
+}
+
+/// A caller that could not be understood.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, PartialEq, Eq)]
+#[error("`{0}` is not a principal: expected an account id, an IAM or STS principal ARN, or a service principal such as `ec2.amazonaws.com`")]
+#[diagnostic(code(keyward::bad_caller))]
+pub struct BadCaller(pub String);
+
+impl Caller {
+    /// Parses `111122223333`, `arn:aws:iam::111122223333:root`,
+    /// `arn:aws:iam::ACCT:user/NAME`, `arn:aws:iam::ACCT:role/NAME`,
+    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`,
+    /// `arn:aws:sts::ACCT:federated-user/NAME`, or a service principal.
+    pub fn parse(s: &str) -> Result<Caller, BadCaller> {
+        let bad = || BadCaller(s.to_owned());
+        if let Some(account) = AccountId::parse(s) {
+            return Ok(Caller {
+                arn: account.root_arn(),
+                account: Some(account),
+                kind: CallerKind::Root,
+            });
+        }
+        if !s.starts_with("arn:") {
+            if s.ends_with(".amazonaws.com") && !s.contains(char::is_whitespace) {
+                return Ok(Caller {
+                    arn: s.to_owned(),
+                    account: None,
+                    kind: CallerKind::Service(s.to_owned()),
+                });
+            }
+            return Err(bad());
+        }
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let [_, partition, service, _, account, resource] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let account = AccountId::parse(account).ok_or_else(bad)?;
+        let last = |r: &str| r.rsplit('/').next().unwrap_or_default().to_owned();
+        let kind = match (*service, *resource) {
+            ("iam", "root") => CallerKind::Root,
+            ("iam", r) if r.starts_with("user/") => CallerKind::User { name: last(r) },
+            ("iam", r) if r.starts_with("role/") => CallerKind::Role { name: last(r) },
+            ("sts", r) if r.starts_with("assumed-role/") => {
+                let mut it = r.splitn(3, '/').skip(1);
+                let (Some(role), Some(session)) = (it.next(), it.next()) else {
+                    return Err(bad());
+                };
+                CallerKind::AssumedRole {
+                    role_arn: format!("arn:{partition}:iam::{account}:role/{role}"),
+                    session: session.to_owned(),
+                }
+            }
+            ("sts", r) if r.starts_with("federated-user/") => {
+                CallerKind::FederatedUser { name: last(r) }
+            }
+            _ => return Err(bad()),
+        };
+        if kind
+            == (CallerKind::User {
+                name: String::new(),
+            })
+            || kind
+                == (CallerKind::Role {
+                    name: String::new(),
+                })
+        {
+            return Err(bad());
+        }
+        Ok(Caller {
+            arn: s.to_owned(),
+            account: Some(account),
+            kind,
+        })
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.kind == CallerKind::Root
+    }
+
+    pub fn is_service(&self) -> bool {
+        matches!(self.kind, CallerKind::Service(_))
+    }
+
+    /// `aws:PrincipalArn`: for a role session, the role's ARN.
+    pub fn principal_arn(&self) -> &str {
+        match &self.kind {
+            CallerKind::AssumedRole { role_arn, .. } => role_arn,
+            _ => &self.arn,
+        }
+    }
+
+    /// `aws:PrincipalType`.
+    pub fn principal_type(&self) -> &'static str {
+        match self.kind {
+            CallerKind::Root => "Account",
+            CallerKind::User { .. } => "User",
+            CallerKind::Role { .. } | CallerKind::AssumedRole { .. } => "AssumedRole",
+            CallerKind::FederatedUser { .. } => "FederatedUser",
+            CallerKind::Service(_) => "AWSService",
+        }
+    }
+
+    /// The ARNs a policy or grant may name to mean this caller: the caller's
+    /// own ARN and, for a role session, the role.
+    pub fn arns(&self) -> impl Iterator<Item = &str> {
+        let role = match &self.kind {
+            CallerKind::AssumedRole { role_arn, .. } => Some(role_arn.as_str()),
+            _ => None,
+        };
+        std::iter::once(self.arn.as_str()).chain(role)
+    }
+}
+
+impl fmt::Display for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
+/// A request, with every condition key it carries already derived.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub caller: Caller,
+    pub action: Action,
+    /// The key ARN, or `*` for actions without a key resource.
+    pub resource: String,
+    /// The account that owns the key.
+    pub key_account: Option<AccountId>,
+    pub encryption_context: BTreeMap<String, String>,
+    /// Condition keys, lowercased, with their values.
+    context: Vec<(String, ContextValue)>,
+}
+
+impl Request {
+    pub fn builder(caller: Caller, action: Action) -> RequestBuilder {
+        RequestBuilder {
+            caller,
+            action,
+            resource: None,
+            encryption_context: BTreeMap::new(),
+            explicit: Vec::new(),
+            via_service: None,
+            principal_tags: BTreeMap::new(),
+        }
+    }
+
+    /// The value of a condition key; `key` must be lowercase.
+    pub fn get(&self, key: &str) -> Option<&ContextValue> {
+        self.context.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Every condition key of the request, lowercased, sorted.
+    pub fn context(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.context.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Whether caller and key are in the same account.
+    pub fn same_account(&self) -> bool {
+        match (&self.caller.account, &self.key_account) {
+            (Some(c), Some(k)) => c == k,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
+/// Builds a [`Request`], deriving the global and KMS condition keys from the
+/// caller, the key and the encryption context.
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    caller: Caller,
+    action: Action,
+    resource: Option<String>,
+    encryption_context: BTreeMap<String, String>,
+    explicit: Vec<(String, ContextValue)>,
+    via_service: Option<String>,
+    principal_tags: BTreeMap<String, String>,
+}
+
+impl RequestBuilder {
+    /// The key ARN the request is on.
+    pub fn resource(mut self, arn: impl Into<String>) -> Self {
+        self.resource = Some(arn.into());
+        self
+    }
+
+    pub fn encryption_context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.encryption_context.insert(key.into(), value.into());
+        self
+    }
+
+    /// The integrated service calling on the caller's behalf (`kms:ViaService`).
+    pub fn via_service(mut self, service: impl Into<String>) -> Self {
+        self.via_service = Some(service.into());
+        self
+    }
+
+    pub fn principal_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.principal_tags.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn source_ip(self, ip: std::net::IpAddr) -> Self {
+        self.context("aws:SourceIp", ip.to_string())
+    }
+
+    pub fn secure_transport(self, tls: bool) -> Self {
+        self.context("aws:SecureTransport", tls.to_string())
+    }
+
+    /// Sets `aws:CurrentTime` and `aws:EpochTime`.
+    pub fn current_time(self, t: time::OffsetDateTime) -> Self {
+        let iso = t
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        self.context("aws:CurrentTime", iso)
+            .context("aws:EpochTime", t.unix_timestamp().to_string())
+    }
+
+    /// Sets any single-valued condition key; it overrides a derived value.
+    pub fn context(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.set(key, ContextValue::One(value.into()));
+        self
+    }
+
+    /// Sets a multi-valued condition key.
+    pub fn context_values(mut self, key: &str, values: Vec<String>) -> Self {
+        self.set(key, ContextValue::Many(values));
+        self
+    }
+
+    fn set(&mut self, key: &str, value: ContextValue) {
+        let key = key.to_ascii_lowercase();
+        self.explicit.retain(|(k, _)| *k != key);
+        self.explicit.push((key, value));
+    }
+
+    pub fn build(self) -> Request {
+        let RequestBuilder {
+            caller,
+            action,
+            resource,
+            encryption_context,
+            explicit,
+            via_service,
+            principal_tags,
+        } = self;
+        let resource = resource.unwrap_or_else(|| "*".to_owned());
+        let key_account = key_account(&resource).or_else(|| caller.account.clone());
+        let mut ctx: BTreeMap<String, ContextValue> = BTreeMap::new();
+        let mut put = |k: &str, v: ContextValue| {
+            ctx.insert(k.to_ascii_lowercase(), v);
+        };
+        let one = |s: &str| ContextValue::One(s.to_owned());
+        put("aws:PrincipalArn", one(caller.principal_arn()));
+        put("aws:PrincipalType", one(caller.principal_type()));
+        if let Some(a) = &caller.account {
+            put("aws:PrincipalAccount", one(&a.0));
+            if action.populates("kms:CallerAccount") {
+                put("kms:CallerAccount", one(&a.0));
+            }
+        }
+        if let CallerKind::User { name } = &caller.kind {
+            put("aws:username", one(name));
+        }
+        for (k, v) in &principal_tags {
+            put(&format!("aws:PrincipalTag/{k}"), one(v));
+        }
+        if let Some(s) = &via_service {
+            if action.populates("kms:ViaService") {
+                put("kms:ViaService", one(s));
+            }
+        }
+        if !encryption_context.is_empty() && action.populates("kms:EncryptionContextKeys") {
+            for (k, v) in &encryption_context {
+                put(&format!("kms:EncryptionContext:{k}"), one(v));
+            }
+            put(
+                "kms:EncryptionContextKeys",
+                ContextValue::Many(encryption_context.keys().cloned().collect()),
+            );
+        }
+        for (k, v) in explicit {
+            ctx.insert(k, v);
+        }
+        Request {
+            caller,
+            action,
+            resource,
+            key_account,
+            encryption_context,
+            context: ctx.into_iter().collect(),
+        }
+    }
+}
+
+/// The account segment of a KMS key or alias ARN.
+fn key_account(arn: &str) -> Option<AccountId> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "kms", _, account, _] => AccountId::parse(account),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers() {
+        let c = Caller::parse("arn:aws:sts::111122223333:assumed-role/App/i-123").ok();
+        let c = c.as_ref();
+        assert_eq!(
+            c.map(|c| c.principal_arn()),
+            Some("arn:aws:iam::111122223333:role/App")
+        );
+        assert_eq!(c.map(|c| c.principal_type()), Some("AssumedRole"));
+        assert!(Caller::parse("111122223333").is_ok_and(|c| c.is_root()));
+        assert!(Caller::parse("ec2.amazonaws.com").is_ok_and(|c| c.is_service()));
+        assert!(Caller::parse("bob").is_err());
+        assert!(Caller::parse("arn:aws:iam::11112222333:user/bob").is_err());
+        assert!(Caller::parse("arn:aws:iam::111122223333:user/").is_err());
+    }
+}

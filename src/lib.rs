@@ -1,0 +1,14 @@
+//! keyward: AWS-style key policies and grants, compiled to decision tables,
+//! enforced and explained.
+//!
+//! Data flows one way: [`policy`] (text → AST) → [`compile`] (AST →
+//! [`compile::DecisionTable`]) → [`eval`] (table + request → decision and
+//! explanation). [`catalog`] is the shared vocabulary of KMS actions and
+//! condition keys. A module never reaches up this chain.
+
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod compile;
+pub mod eval;
+pub mod policy;

@@ -1,0 +1,123 @@
+//! Policy and grant documents: text → span-carrying JSON tree → AST.
+//!
+//! Parsing happens in two named stages, as in cedar-policy's parser:
+//! [`cst`] runs the pest grammar (`grammar/policy.pest`) and produces a JSON
+//! tree whose every node keeps its byte span; [`lower`] turns that tree into
+//! the [`ast`], collecting every structural problem rather than stopping at
+//! the first.
+
+pub mod ast;
+mod cst;
+mod err;
+mod lower;
+
+pub use lower::root_account;
+
+use std::sync::Arc;
+
+pub use err::{ParseError, ParseErrors, Report};
+
+/// A byte range in a document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.start, s.len()).into()
+    }
+}
+
+/// A value together with where it came from. Equality ignores the location,
+/// so two ASTs parsed from differently formatted text compare equal.
+#[derive(Debug, Clone)]
+pub struct Node<T> {
+    pub node: T,
+    pub loc: Span,
+}
+
+impl<T> Node<T> {
+    pub fn new(node: T, loc: Span) -> Self {
+        Node { node, loc }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Node<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.node == other.node
+    }
+}
+
+impl<T: Eq> Eq for Node<T> {}
+
+/// The text of a document and the name it is reported under.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+/// A parsed document of either kind, recognised by its content.
+#[derive(Debug, Clone)]
+pub enum Document {
+    Policy(ast::Policy),
+    Grants(Vec<Node<ast::Grant>>),
+}
+
+/// Parses a policy document (key policy or IAM identity policy).
+pub fn parse_policy(source: &Source) -> Result<ast::Policy, ParseErrors> {
+    let tree = cst::parse(&source.text).map_err(|e| errors(source, vec![e]))?;
+    lower::policy(&tree).map_err(|e| errors(source, e))
+}
+
+/// Parses one grant document, or a JSON array of them.
+pub fn parse_grants(source: &Source) -> Result<Vec<Node<ast::Grant>>, ParseErrors> {
+    let tree = cst::parse(&source.text).map_err(|e| errors(source, vec![e]))?;
+    lower::grants(&tree).map_err(|e| errors(source, e))
+}
+
+/// Parses a document, deciding from its content whether it is a policy or
+/// grants.
+pub fn parse_document(source: &Source) -> Result<Document, ParseErrors> {
+    let tree = cst::parse(&source.text).map_err(|e| errors(source, vec![e]))?;
+    lower::document(&tree).map_err(|e| errors(source, e))
+}
+
+fn errors(source: &Source, errors: Vec<ParseError>) -> ParseErrors {
+    ParseErrors::new(&source.name, source.text.clone(), errors)
+}
