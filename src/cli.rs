@@ -24,7 +24,11 @@ pub enum ExitCode {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about = "Compile, enforce and explain AWS KMS key policies and grants")]
+#[command(
+    name = "keyward",
+    version,
+    about = "Compile, enforce and explain AWS KMS key policies and grants"
+)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Decide one request against a key policy, IAM policies and grants, and say why.
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
     /// Print the decision table a policy (or the grant index a grant document) compiles to.
     Compile(CompileArgs),
 }
@@ -94,7 +98,7 @@ struct CompileArgs {
 
 pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
     let result = match args.command {
-        Command::Explain(a) => explain(a, out),
+        Command::Explain(a) => explain(*a, out),
         Command::Compile(a) => compile_cmd(a, out),
     };
     match result {
@@ -107,8 +111,13 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
 }
 
 fn read(path: &Path) -> miette::Result<Source> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| miette::miette!(code = "keyward::io", "cannot read `{}`: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        miette::miette!(
+            code = "keyward::io",
+            "cannot read `{}`: {e}",
+            path.display()
+        )
+    })?;
     Ok(Source::new(path.display().to_string(), text))
 }
 
@@ -126,7 +135,11 @@ fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         let hint = keyward::catalog::closest(stripped, names)
             .map(|c| format!("; did you mean `kms:{c}`?"))
             .unwrap_or_default();
-        miette::miette!(code = "keyward::usage", "`{}` is not an AWS KMS action{hint}", a.action)
+        miette::miette!(
+            code = "keyward::usage",
+            "`{}` is not an AWS KMS action{hint}",
+            a.action
+        )
     })?;
     let table = load_table(&a.policy, &a.iam_policies, &a.grants)?;
     let mut b = Request::builder(caller, action).current_time(time::OffsetDateTime::now_utc());
@@ -153,7 +166,10 @@ fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         multi.entry(k).or_default().push(v);
     }
     for (k, mut vs) in multi {
-        b = match (keyward::catalog::condition_key(&k).map(|i| i.ty.is_multivalued()), vs.len()) {
+        b = match (
+            keyward::catalog::condition_key(&k).map(|i| i.ty.is_multivalued()),
+            vs.len(),
+        ) {
             (Some(true), _) | (_, 2..) => b.context_values(&k, vs),
             _ => b.context(&k, vs.pop().unwrap_or_default()),
         };
@@ -162,9 +178,11 @@ fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     let explanation = eval::explain(&table, &req);
     let rendered = match a.format {
         Format::Text => explanation.render_text(),
-        Format::Json => serde_json::to_string_pretty(&explanation)
-            .map_err(|e| miette::miette!("cannot render JSON: {e}"))?
-            + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&explanation)
+                .map_err(|e| miette::miette!("cannot render JSON: {e}"))?
+                + "\n"
+        }
     };
     out.write_all(rendered.as_bytes())
         .map_err(|e| miette::miette!("cannot write output: {e}"))?;
@@ -184,7 +202,9 @@ fn load_table(policy: &Path, iam: &[PathBuf], grants: &[PathBuf]) -> miette::Res
     for g in grants {
         let source = read(g)?;
         let parsed = keyward::policy::parse_grants(&source).map_err(miette::Report::new)?;
-        index.extend(&parsed, &source).map_err(miette::Report::new)?;
+        index
+            .extend(&parsed, &source)
+            .map_err(miette::Report::new)?;
     }
     Ok(table.with_grants(index))
 }
@@ -194,7 +214,11 @@ fn compile_cmd(a: CompileArgs, out: &mut dyn Write) -> miette::Result<ExitCode> 
     let doc = keyward::policy::parse_document(&source).map_err(miette::Report::new)?;
     let text = match doc {
         keyward::policy::Document::Policy(p) => {
-            let kind = if a.iam { PolicyKind::IamPolicy } else { PolicyKind::KeyPolicy };
+            let kind = if a.iam {
+                PolicyKind::IamPolicy
+            } else {
+                PolicyKind::KeyPolicy
+            };
             let compiled =
                 CompiledPolicy::compile(&p, kind, &source).map_err(miette::Report::new)?;
             compile::render_table(&compiled)
@@ -214,12 +238,21 @@ fn render_grants(index: &GrantIndex) -> String {
     for g in &index.grants {
         by_grantee.entry(&g.grantee).or_default().push(g);
     }
-    let mut out = format!("grant index: {} grants, {} grantees\n", index.len(), by_grantee.len());
+    let mut out = format!(
+        "grant index: {} grants, {} grantees\n",
+        index.len(),
+        by_grantee.len()
+    );
     for (grantee, grants) in by_grantee {
         out.push_str(&format!("\n{grantee}\n"));
         for g in grants {
             let ops: Vec<&str> = g.operations.iter().map(|a| a.name()).collect();
-            out.push_str(&format!("  grant {} {}\n    operations: {}\n", g.grant_id, g.origin, ops.join(", ")));
+            out.push_str(&format!(
+                "  grant {} {}\n    operations: {}\n",
+                g.grant_id,
+                g.origin,
+                ops.join(", ")
+            ));
             if let Some(c) = &g.constraints {
                 if let Some(e) = &c.encryption_context_equals {
                     out.push_str(&format!("    encryption context equals {e:?}\n"));

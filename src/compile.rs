@@ -192,7 +192,11 @@ impl CompiledPolicy {
             .filter_map(|(i, s)| compile_row(i, s, kind, variables, source, &mut errors))
             .collect();
         if !errors.is_empty() {
-            return Err(CompileErrors::new(&source.name, source.text.clone(), errors));
+            return Err(CompileErrors::new(
+                &source.name,
+                source.text.clone(),
+                errors,
+            ));
         }
         let mut index = vec![ActionRows::default(); catalog::action_count()];
         for (i, row) in rows.iter().enumerate() {
@@ -281,7 +285,11 @@ fn compile_row(
         ActionMatcher {
             negated: a.node.negated,
             patterns: a.node.actions.iter().map(|p| p.node.0.clone()).collect(),
-            covers: if a.node.negated { covers.complement() } else { covers },
+            covers: if a.node.negated {
+                covers.complement()
+            } else {
+                covers
+            },
         }
     });
     let resource = s.resource.as_ref().map(|r| ResourceMatcher {
@@ -374,19 +382,17 @@ fn compile_value(op: BaseOperator, v: &str, vars: bool) -> Result<ValueMatcher, 
             }
             _ => ValueMatcher::Text(Template::new(v, vars)),
         },
-        OperatorFamily::Numeric => ValueMatcher::Number(
-            matcher::parse_number(v).ok_or_else(|| "not a number".to_owned())?,
-        ),
+        OperatorFamily::Numeric => {
+            ValueMatcher::Number(matcher::parse_number(v).ok_or_else(|| "not a number".to_owned())?)
+        }
         OperatorFamily::Date => ValueMatcher::Date(
             matcher::parse_date(v)
                 .ok_or_else(|| "not an ISO 8601 date or epoch seconds".to_owned())?,
         ),
         OperatorFamily::Bool => {
             let t = Template::new(&v.to_ascii_lowercase(), vars);
-            if let Template::Literal(s) = &t {
-                if s != "true" && s != "false" {
-                    return Err("not `true` or `false`".into());
-                }
+            if matches!(&t, Template::Literal(s) if s != "true" && s != "false") {
+                return Err("not `true` or `false`".into());
             }
             ValueMatcher::Bool(t)
         }
@@ -482,7 +488,11 @@ impl GrantIndex {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(CompileErrors::new(&source.name, source.text.clone(), errors))
+            Err(CompileErrors::new(
+                &source.name,
+                source.text.clone(),
+                errors,
+            ))
         }
     }
 
@@ -587,7 +597,11 @@ pub fn render_table(policy: &CompiledPolicy) -> String {
             for &i in rows {
                 let row = &policy.rows[i as usize];
                 let _ = writeln!(out, "  {label} {}", row.origin);
-                let _ = writeln!(out, "        principal: {}", describe_principal(&row.principal));
+                let _ = writeln!(
+                    out,
+                    "        principal: {}",
+                    describe_principal(&row.principal)
+                );
                 if let Some(r) = &row.resource {
                     let pats: Vec<&str> = r.patterns.iter().map(|(p, _)| p.as_str()).collect();
                     let not = if r.negated { "not " } else { "" };
@@ -609,7 +623,11 @@ pub fn render_table(policy: &CompiledPolicy) -> String {
         .filter(|r| r.action.is_none() || r.resource.is_none())
         .collect();
     for row in never {
-        let missing = if row.action.is_none() { "Action" } else { "Resource" };
+        let missing = if row.action.is_none() {
+            "Action"
+        } else {
+            "Resource"
+        };
         let _ = writeln!(out, "\nnever applies: {} (no `{missing}`)", row.origin);
     }
     out

@@ -68,7 +68,12 @@ pub enum PrincipalMatch {
 pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
     let action = req.action;
     let key_applies = action.info().resource == ResourceKind::Key;
-    if key_applies && table.key_policy.deny_rows(action).any(|r| applies(r, req).is_some()) {
+    if key_applies
+        && table
+            .key_policy
+            .deny_rows(action)
+            .any(|r| applies(r, req).is_some())
+    {
         return DecisionKind::ExplicitDeny;
     }
     if table
@@ -84,10 +89,8 @@ pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
         // No key resource (CreateKey, ListKeys, ...): IAM alone decides.
         Some(PrincipalMatch::Account)
     };
-    if let Some(m) = key_allow {
-        if !needs_iam(m, req) || iam_allows(table, req) {
-            return DecisionKind::Allow;
-        }
+    if key_allow.is_some_and(|m| !needs_iam(m, req) || iam_allows(table, req)) {
+        return DecisionKind::Allow;
     }
     if key_applies && grant_allowing(table, req).is_some() {
         return DecisionKind::Allow;
@@ -208,8 +211,8 @@ pub fn principal_match(p: &PrincipalMatcher, req: &Request) -> Option<PrincipalM
                 return None;
             }
             let arn_excluded = ids.iter().any(|id| names_caller_arn(id, caller));
-            let account_excluded = caller.account.is_none()
-                || ids.iter().any(|id| names_caller_account(id, caller));
+            let account_excluded =
+                caller.account.is_none() || ids.iter().any(|id| names_caller_account(id, caller));
             let all_excluded = if caller.is_root() {
                 account_excluded
             } else {
@@ -342,9 +345,7 @@ fn value_matches(
         (ValueMatcher::TextIgnoreCase(t), _) => {
             resolve(t, req).is_some_and(|s| s.to_lowercase() == v.to_lowercase())
         }
-        (ValueMatcher::Bool(t), _) => {
-            resolve(t, req).is_some_and(|s| s.eq_ignore_ascii_case(v))
-        }
+        (ValueMatcher::Bool(t), _) => resolve(t, req).is_some_and(|s| s.eq_ignore_ascii_case(v)),
         (ValueMatcher::Binary(b), _) => b == v,
         (ValueMatcher::Like(p), _) => pattern_matches(p, v, req),
         (ValueMatcher::Arn(p), _) => arn_matches(p, v, req),

@@ -10,7 +10,9 @@ pub enum CompileError {
     #[error("statement in a key policy has no `Principal`")]
     #[diagnostic(
         code(keyward::missing_principal),
-        help("a key policy is a resource policy: every statement must name a `Principal` or `NotPrincipal`")
+        help(
+            "a key policy is a resource policy: every statement must name a `Principal` or `NotPrincipal`"
+        )
     )]
     MissingPrincipal {
         #[label("this statement")]

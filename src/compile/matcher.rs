@@ -15,7 +15,10 @@ pub enum Part {
     /// `?` in a `Like` pattern.
     Question,
     /// `${key}` or `${key, 'default'}`; the key is lowercased.
-    Var { key: String, default: Option<String> },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// Splits `text` into parts. `variables` enables `${...}` (policy version
@@ -31,18 +34,19 @@ pub fn parts(text: &str, variables: bool, wildcards: bool) -> Vec<Part> {
         }
     };
     while let Some(c) = rest.chars().next() {
-        if variables && rest.starts_with("${") {
-            if let Some((part, used)) = variable(rest) {
-                match part {
-                    Part::Lit(s) => lit.push_str(&s),
-                    other => {
-                        flush(&mut lit, &mut out);
-                        out.push(other);
-                    }
+        if let Some((part, used)) = variables
+            .then(|| rest.strip_prefix("${").and(variable(rest)))
+            .flatten()
+        {
+            match part {
+                Part::Lit(s) => lit.push_str(&s),
+                other => {
+                    flush(&mut lit, &mut out);
+                    out.push(other);
                 }
-                rest = rest.get(used..).unwrap_or("");
-                continue;
             }
+            rest = rest.get(used..).unwrap_or("");
+            continue;
         }
         match c {
             '*' if wildcards => {
@@ -235,8 +239,15 @@ pub fn parse_date(s: &str) -> Option<i128> {
     use time::format_description::well_known::Rfc3339;
     use time::macros::format_description;
     let s = s.trim();
-    if !s.is_empty() && s.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().map(|secs| i128::from(secs) * 1_000_000_000);
+    if !s.is_empty()
+        && s.trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return s
+            .parse::<i64>()
+            .ok()
+            .map(|secs| i128::from(secs) * 1_000_000_000);
     }
     if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
         return Some(t.unix_timestamp_nanos());
@@ -280,8 +291,14 @@ mod tests {
                 Part::Lit("b".into())
             ]
         );
-        assert_eq!(parts("${*}${?}${$}", true, true), vec![Part::Lit("*?$".into())]);
-        assert_eq!(parts("${aws:username}", false, false), vec![Part::Lit("${aws:username}".into())]);
+        assert_eq!(
+            parts("${*}${?}${$}", true, true),
+            vec![Part::Lit("*?$".into())]
+        );
+        assert_eq!(
+            parts("${aws:username}", false, false),
+            vec![Part::Lit("${aws:username}".into())]
+        );
         assert_eq!(
             parts("${aws:PrincipalTag/team, 'none'}", true, false),
             vec![Part::Var {
@@ -306,7 +323,10 @@ mod tests {
         assert_eq!(parse_date("1970-01-02"), Some(86_400_000_000_000));
         assert_eq!(parse_date("86400"), Some(86_400_000_000_000));
         assert_eq!(parse_date("1970-01-02T00:00:00Z"), Some(86_400_000_000_000));
-        assert_eq!(parse_date("1970-01-02T01:00:00+01:00"), Some(86_400_000_000_000));
+        assert_eq!(
+            parse_date("1970-01-02T01:00:00+01:00"),
+            Some(86_400_000_000_000)
+        );
         assert_eq!(parse_date("yesterday"), None);
     }
 

@@ -139,7 +139,9 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
     let key_allow = applied(PolicyKind::KeyPolicy, Effect::Allow)
         .max_by_key(|s| s.via)
         .cloned();
-    let iam_allow = applied(PolicyKind::IamPolicy, Effect::Allow).next().cloned();
+    let iam_allow = applied(PolicyKind::IamPolicy, Effect::Allow)
+        .next()
+        .cloned();
     let mut decided_by = Vec::new();
     let reason = match decision {
         DecisionKind::ExplicitDeny => {
@@ -335,7 +337,9 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
 fn condition_failure(c: &CompiledCondition, req: &Request) -> String {
     let op = c.operator;
     let key = &c.key;
-    let values = req.get(&c.key_lower).map_or(&[][..], ContextValue::as_slice);
+    let values = req
+        .get(&c.key_lower)
+        .map_or(&[][..], ContextValue::as_slice);
     if op.base == BaseOperator::Null {
         return if values.is_empty() {
             format!("`{key}` is absent, and `Null` asks for it to be present")
@@ -390,7 +394,7 @@ fn trace_grant(g: &CompiledGrant, req: &Request, key_applies: bool) -> GrantTrac
     } else if !g.operations.contains(req.action) {
         Some(format!("the grant does not allow {}", req.action.name()))
     } else if !grant_constraints_hold(g, req) {
-        Some("the request's encryption context does not satisfy the grant's constraints".into())
+        Some(constraint_failure(g, req))
     } else {
         None
     };
@@ -400,6 +404,28 @@ fn trace_grant(g: &CompiledGrant, req: &Request, key_applies: bool) -> GrantTrac
         operations: g.operations.iter().map(|a| a.name().to_owned()).collect(),
         allows: failed.is_none(),
         failed,
+    }
+}
+
+fn constraint_failure(g: &CompiledGrant, req: &Request) -> String {
+    let show = |m: &BTreeMap<String, String>| {
+        let pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{{{}}}", pairs.join(", "))
+    };
+    let actual = show(&req.encryption_context);
+    let Some(c) = &g.constraints else {
+        return "constraints not met".into();
+    };
+    match (&c.encryption_context_equals, &c.encryption_context_subset) {
+        (Some(want), _) if *want != req.encryption_context => format!(
+            "the grant requires encryption context exactly {}; the request has {actual}",
+            show(want)
+        ),
+        (_, Some(want)) => format!(
+            "the grant requires encryption context including {}; the request has {actual}",
+            show(want)
+        ),
+        _ => "constraints not met".into(),
     }
 }
 
@@ -443,7 +469,11 @@ impl Explanation {
                 _ => {}
             }
         }
-        if !self.statements.iter().any(|s| s.source == PolicyKind::IamPolicy) {
+        if !self
+            .statements
+            .iter()
+            .any(|s| s.source == PolicyKind::IamPolicy)
+        {
             let _ = writeln!(out, "\nIAM policy: none given");
         }
         let _ = writeln!(
@@ -454,7 +484,12 @@ impl Explanation {
         );
         for g in &self.grants.for_caller {
             let mark = if g.allows { "applies " } else { "no match" };
-            let _ = writeln!(out, "  {mark} grant {} ({})", g.grant_id, g.operations.join(", "));
+            let _ = writeln!(
+                out,
+                "  {mark} grant {} ({})",
+                g.grant_id,
+                g.operations.join(", ")
+            );
             if let Some(f) = &g.failed {
                 let _ = writeln!(out, "           {f}");
             }
@@ -467,9 +502,7 @@ fn describe_mismatch(m: &Mismatch) -> String {
     match m {
         Mismatch::NoAction => "statement has no `Action`, so it never applies".into(),
         Mismatch::NoResource => "statement has no `Resource`, so it never applies".into(),
-        Mismatch::NotKeyAction => {
-            "not consulted: the action is not authorized on a key".into()
-        }
+        Mismatch::NotKeyAction => "not consulted: the action is not authorized on a key".into(),
         Mismatch::Action {
             action,
             negated,

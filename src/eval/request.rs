@@ -29,12 +29,21 @@ impl ContextValue {
 pub enum CallerKind {
     /// The account's root user.
     Root,
-    User { name: String },
+    User {
+        name: String,
+    },
     /// A role named directly by its ARN.
-    Role { name: String },
+    Role {
+        name: String,
+    },
     /// An assumed-role session `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`.
-    AssumedRole { role_arn: String, session: String },
-    FederatedUser { name: String },
+    AssumedRole {
+        role_arn: String,
+        session: String,
+    },
+    FederatedUser {
+        name: String,
+    },
     /// An AWS service principal such as `ec2.amazonaws.com`.
     Service(String),
 }
@@ -49,7 +58,9 @@ pub struct Caller {
 
 /// A caller that could not be understood.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, PartialEq, Eq)]
-#[error("`{0}` is not a principal: expected an account id, an IAM or STS principal ARN, or a service principal such as `ec2.amazonaws.com`")]
+#[error(
+    "`{0}` is not a principal: expected an account id, an IAM or STS principal ARN, or a service principal such as `ec2.amazonaws.com`"
+)]
 #[diagnostic(code(keyward::bad_caller))]
 pub struct BadCaller(pub String);
 
@@ -318,10 +329,11 @@ impl RequestBuilder {
         for (k, v) in &principal_tags {
             put(&format!("aws:PrincipalTag/{k}"), one(v));
         }
-        if let Some(s) = &via_service {
-            if action.populates("kms:ViaService") {
-                put("kms:ViaService", one(s));
-            }
+        if let Some(s) = via_service
+            .as_deref()
+            .filter(|_| action.populates("kms:ViaService"))
+        {
+            put("kms:ViaService", one(s));
         }
         if !encryption_context.is_empty() && action.populates("kms:EncryptionContextKeys") {
             for (k, v) in &encryption_context {

@@ -27,7 +27,10 @@ pub struct Policy {
 impl Policy {
     /// Whether `${...}` is interpreted as a policy variable.
     pub fn variables_enabled(&self) -> bool {
-        matches!(self.version.as_ref().map(|v| v.node), Some(Version::V2012_10_17))
+        matches!(
+            self.version.as_ref().map(|v| v.node),
+            Some(Version::V2012_10_17)
+        )
     }
 }
 
@@ -210,7 +213,10 @@ impl ConditionOperator {
             Some(b) => (true, b),
             None => (false, rest),
         };
-        let base = BaseOperator::ALL.iter().copied().find(|op| op.name() == base)?;
+        let base = BaseOperator::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name() == base)?;
         // AWS has no `NullIfExists`: "IfExists" would be meaningless on it.
         if base == BaseOperator::Null && if_exists {
             return None;
@@ -318,11 +324,23 @@ impl BaseOperator {
     pub fn family(self) -> OperatorFamily {
         use BaseOperator::*;
         match self {
-            StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase
-            | StringLike | StringNotLike => OperatorFamily::String,
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-            | NumericGreaterThan | NumericGreaterThanEquals => OperatorFamily::Numeric,
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+            StringEquals
+            | StringNotEquals
+            | StringEqualsIgnoreCase
+            | StringNotEqualsIgnoreCase
+            | StringLike
+            | StringNotLike => OperatorFamily::String,
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals => OperatorFamily::Numeric,
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
             | DateGreaterThanEquals => OperatorFamily::Date,
             Bool => OperatorFamily::Bool,
             BinaryEquals => OperatorFamily::Binary,

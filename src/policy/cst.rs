@@ -203,7 +203,9 @@ fn unescape(pair: Pair<'_, Rule>) -> Result<String, ParseError> {
                 } else {
                     hi
                 };
-                out.push(char::from_u32(code).ok_or_else(|| bad("lone low surrogate in \\u escape"))?);
+                out.push(
+                    char::from_u32(code).ok_or_else(|| bad("lone low surrogate in \\u escape"))?,
+                );
             }
             _ => return Err(bad("bad escape")),
         }

@@ -113,7 +113,7 @@ pub enum ParseError {
     #[diagnostic(code(keyward::bad_principal))]
     BadPrincipal {
         reason: String,
-        #[label("{reason}")]
+        #[label("not a valid principal")]
         span: SourceSpan,
     },
 

@@ -145,7 +145,12 @@ fn strings(v: &Node<Json>, element: &str, errs: &mut Errors) -> Vec<Node<String>
                 .collect()
         }
         other => {
-            errs.push(wrong_type(element, "a string or an array of strings", other, v.loc));
+            errs.push(wrong_type(
+                element,
+                "a string or an array of strings",
+                other,
+                v.loc,
+            ));
             Vec::new()
         }
     }
@@ -221,13 +226,13 @@ const STATEMENT_ELEMENTS: &[&str] = &[
 
 fn lower_statement(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Statement>> {
     let members = object(v, "statement", errs)?;
-    let before = errs.len();
     let mut sid = None;
     let mut effect = None;
     let mut principal: Option<(Node<PrincipalElement>, &'static str, Span)> = None;
     let mut action: Option<(Node<ActionElement>, &'static str, Span)> = None;
     let mut resource: Option<(Node<ResourceElement>, &'static str, Span)> = None;
     let mut conditions = Vec::new();
+    let mut effect_seen = false;
 
     // Records an element that has a negated twin, reporting both together.
     fn once<T>(
@@ -258,6 +263,7 @@ fn lower_statement(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Statement>>
         match m.key.node.as_str() {
             "Sid" => sid = string(&m.value, "Sid", errs).map(|s| Node::new(Sid(s.node), s.loc)),
             "Effect" => {
+                effect_seen = true;
                 if let Some(s) = string(&m.value, "Effect", errs) {
                     match s.node.as_str() {
                         "Allow" => effect = Some(Node::new(Effect::Allow, s.loc)),
@@ -271,7 +277,11 @@ fn lower_statement(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Statement>>
             }
             name @ ("Principal" | "NotPrincipal") => {
                 let p = lower_principal(&m.value, name, errs);
-                let name = if name == "Principal" { "Principal" } else { "NotPrincipal" };
+                let name = if name == "Principal" {
+                    "Principal"
+                } else {
+                    "NotPrincipal"
+                };
                 once(&mut principal, p, name, key, errs);
             }
             name @ ("Action" | "NotAction") => {
@@ -296,7 +306,7 @@ fn lower_statement(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Statement>>
         }
     }
     let Some(effect) = effect else {
-        if errs.len() == before {
+        if !effect_seen {
             errs.push(ParseError::MissingElement {
                 name: "Effect",
                 context: "statement",
@@ -328,7 +338,9 @@ fn lower_principal(
         Json::String(s) if s == "*" => Principals::Any,
         Json::String(_) => {
             errs.push(ParseError::BadPrincipal {
-                reason: format!("a bare string `{element}` must be \"*\"; name principals as {{\"AWS\": ...}}"),
+                reason: format!(
+                    "a bare string `{element}` must be \"*\"; name principals as {{\"AWS\": ...}}"
+                ),
                 span: v.loc.into(),
             });
             return None;
@@ -355,14 +367,24 @@ fn lower_principal(
                     }
                 }
             }
-            if any { Principals::Any } else { Principals::Listed(listed) }
+            if any {
+                Principals::Any
+            } else {
+                Principals::Listed(listed)
+            }
         }
         other => {
             errs.push(wrong_type(element, "\"*\" or an object", other, v.loc));
             return None;
         }
     };
-    Some(Node::new(PrincipalElement { negated, principals }, v.loc))
+    Some(Node::new(
+        PrincipalElement {
+            negated,
+            principals,
+        },
+        v.loc,
+    ))
 }
 
 /// `Some(None)` is the wildcard principal.
@@ -450,8 +472,20 @@ fn lower_conditions(v: &Node<Json>, errs: &mut Errors) -> Vec<Node<Condition>> {
             Some(op) => Some(Node::new(op, op_member.key.loc)),
             None => {
                 let names = operator_names();
-                let help = catalog::closest(&op_member.key.node, names.iter().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`?"));
+                let name = &op_member.key.node;
+                let help = if name
+                    .trim_start_matches("ForAnyValue:")
+                    .trim_start_matches("ForAllValues:")
+                    == "NullIfExists"
+                {
+                    Some(
+                        "`Null` has no `IfExists` form: it already tests whether the key exists"
+                            .to_owned(),
+                    )
+                } else {
+                    catalog::closest(name, names.iter().map(String::as_str))
+                        .map(|c| format!("did you mean `{c}`?"))
+                };
                 errs.push(ParseError::UnknownOperator {
                     name: op_member.key.node.clone(),
                     span: op_member.key.loc.into(),
@@ -520,7 +554,7 @@ const GRANT_ELEMENTS: &[&str] = &[
 
 fn lower_grant(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Grant>> {
     let members = object(v, "grant", errs)?;
-    let before = errs.len();
+    let seen = |name: &str| members.iter().any(|m| m.key.node == name);
     let mut grant_id = None;
     let mut name = None;
     let mut key_id = None;
@@ -541,7 +575,12 @@ fn lower_grant(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Grant>> {
             }
             "DryRun" => {
                 if !matches!(m.value.node, Json::Bool(_)) {
-                    errs.push(wrong_type("DryRun", "a boolean", &m.value.node, m.value.loc));
+                    errs.push(wrong_type(
+                        "DryRun",
+                        "a boolean",
+                        &m.value.node,
+                        m.value.loc,
+                    ));
                 }
             }
             "Operations" => operations = Some(grant_operations(&m.value, errs)),
@@ -549,11 +588,8 @@ fn lower_grant(v: &Node<Json>, errs: &mut Errors) -> Option<Node<Grant>> {
             _ => errs.push(unknown(&m.key, "grant", GRANT_ELEMENTS)),
         }
     }
-    for (present, name) in [
-        (grantee.is_some(), "GranteePrincipal"),
-        (operations.is_some(), "Operations"),
-    ] {
-        if !present && errs.len() == before {
+    for name in ["GranteePrincipal", "Operations"] {
+        if !seen(name) {
             errs.push(ParseError::MissingElement {
                 name,
                 context: "grant",
@@ -579,11 +615,21 @@ fn grant_operations(v: &Node<Json>, errs: &mut Errors) -> Vec<Node<String>> {
     let ops = match &v.node {
         Json::Array(_) => strings(v, "Operations", errs),
         other => {
-            errs.push(wrong_type("Operations", "an array of strings", other, v.loc));
+            errs.push(wrong_type(
+                "Operations",
+                "an array of strings",
+                other,
+                v.loc,
+            ));
             return Vec::new();
         }
     };
-    let grantable = || catalog::ACTIONS.iter().filter(|a| a.grantable).map(|a| a.name);
+    let grantable = || {
+        catalog::ACTIONS
+            .iter()
+            .filter(|a| a.grantable)
+            .map(|a| a.name)
+    };
     for op in &ops {
         // Operation names are an API enum: exact case.
         if !grantable().any(|g| g == op.node) {

@@ -1,0 +1,12 @@
+//! keyward's integration tests: one binary, one file per topic.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cli;
+mod diagnostics;
+mod explain;
+mod kms_rules;
+mod properties;
+mod semantics;
