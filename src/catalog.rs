@@ -124,6 +124,35 @@ pub fn condition_key(name: &str) -> Option<&'static ConditionKeyInfo> {
     })
 }
 
+/// A condition key resolved for fast look-up: a known, non-family key by its
+/// index in [`CONDITION_KEYS`], any other key by its lowercased name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ContextKey {
+    Known(usize),
+    Named(std::string::String),
+}
+
+impl ContextKey {
+    /// Resolves a key name; names are case-insensitive.
+    pub fn new(name: &str) -> ContextKey {
+        CONDITION_KEYS
+            .iter()
+            .position(|k| !k.family && k.name.eq_ignore_ascii_case(name))
+            .map_or_else(
+                || ContextKey::Named(name.to_ascii_lowercase()),
+                ContextKey::Known,
+            )
+    }
+
+    /// The key's name: the catalog's spelling, or the lowercased name.
+    pub fn name(&self) -> &str {
+        match self {
+            ContextKey::Known(i) => CONDITION_KEYS.get(*i).map_or("", |k| k.name),
+            ContextKey::Named(n) => n,
+        }
+    }
+}
+
 /// Access level, as the Service Authorization Reference classifies actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Access {

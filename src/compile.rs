@@ -16,12 +16,12 @@ use std::fmt;
 pub use err::{CompileError, CompileErrors};
 use matcher::{ArnPattern, Pattern, Template, ValueMatcher};
 
-use crate::catalog::{self, Action};
+use crate::catalog::{self, Action, ContextKey};
 use crate::policy::ast::{
     BaseOperator, ConditionOperator, Effect, OperatorFamily, Policy, PrincipalId, Principals,
     Statement,
 };
-use crate::policy::{Node, Source, Span, ast};
+use crate::policy::{LineIndex, Node, Source, Span, ast};
 
 /// Which document a row or grant came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,8 +56,14 @@ pub struct Origin {
 }
 
 impl Origin {
-    fn new(source: &Source, index: usize, name: Option<String>, span: Span) -> Origin {
-        let (line, column) = source.line_col(span.start);
+    fn new(
+        source: &Source,
+        lines: &mut LineIndex<'_>,
+        index: usize,
+        name: Option<String>,
+        span: Span,
+    ) -> Origin {
+        let (line, column) = lines.line_col(span.start);
         Origin {
             document: source.name.clone(),
             index,
@@ -122,6 +128,14 @@ pub struct ResourceMatcher {
     pub patterns: Vec<(String, ArnPattern)>,
 }
 
+/// A principal named in a policy, with its role key precomputed.
+#[derive(Debug, Clone)]
+pub struct NamedPrincipal {
+    pub id: PrincipalId,
+    /// For a role or session ARN, [`ast::role_key`].
+    pub role: Option<String>,
+}
+
 /// The `Principal` or `NotPrincipal` element.
 #[derive(Debug, Clone)]
 pub enum PrincipalMatcher {
@@ -131,7 +145,7 @@ pub enum PrincipalMatcher {
         negated: bool,
         /// `"*"`.
         any: bool,
-        ids: Vec<PrincipalId>,
+        ids: Vec<NamedPrincipal>,
     },
 }
 
@@ -141,8 +155,8 @@ pub struct CompiledCondition {
     pub operator: ConditionOperator,
     /// The key as written, for explanations.
     pub key: String,
-    /// The key lowercased, for lookup: key names are case-insensitive.
-    pub key_lower: String,
+    /// The key resolved for look-up; key names are case-insensitive.
+    pub lookup: ContextKey,
     pub values: Vec<ValueMatcher>,
     /// The values as written, for explanations.
     pub values_text: Vec<String>,
@@ -185,11 +199,22 @@ impl CompiledPolicy {
     ) -> Result<CompiledPolicy, CompileErrors> {
         let mut errors = Vec::new();
         let variables = policy.variables_enabled();
+        let mut lines = source.line_index();
+        let mut actions = ActionCache::default();
         let rows: Vec<Row> = policy
             .statements
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| compile_row(i, s, kind, variables, source, &mut errors))
+            .filter_map(|(i, s)| {
+                let origin = Origin::new(
+                    source,
+                    &mut lines,
+                    i,
+                    s.node.sid.as_ref().map(|sid| sid.node.0.clone()),
+                    s.loc,
+                );
+                compile_row(origin, s, kind, variables, &mut actions, &mut errors)
+            })
             .collect();
         if !errors.is_empty() {
             return Err(CompileErrors::new(
@@ -236,20 +261,14 @@ impl CompiledPolicy {
 }
 
 fn compile_row(
-    index: usize,
+    origin: Origin,
     node: &Node<Statement>,
     kind: PolicyKind,
     variables: bool,
-    source: &Source,
+    actions: &mut ActionCache,
     errors: &mut Vec<CompileError>,
 ) -> Option<Row> {
     let s = &node.node;
-    let origin = Origin::new(
-        source,
-        index,
-        s.sid.as_ref().map(|sid| sid.node.0.clone()),
-        node.loc,
-    );
     let principal = match (kind, &s.principal) {
         (PolicyKind::IamPolicy, None) => PrincipalMatcher::Attached,
         (PolicyKind::IamPolicy, Some(p)) => {
@@ -271,17 +290,23 @@ fn compile_row(
             Principals::Listed(ids) => PrincipalMatcher::Named {
                 negated: p.node.negated,
                 any: false,
-                ids: ids.iter().map(|i| i.node.clone()).collect(),
+                ids: ids
+                    .iter()
+                    .map(|i| NamedPrincipal {
+                        role: match &i.node {
+                            PrincipalId::Arn(arn) => ast::role_key(arn),
+                            _ => None,
+                        },
+                        id: i.node.clone(),
+                    })
+                    .collect(),
             },
         },
     };
     let action = s.action.as_ref().map(|a| {
-        let mut covers = ActionSet::default();
-        for pattern in &a.node.actions {
-            covers = Action::all()
-                .filter(|act| action_matches(&pattern.node.0, *act))
-                .fold(covers, ActionSet::with);
-        }
+        let covers = a.node.actions.iter().fold(ActionSet::default(), |set, p| {
+            ActionSet(set.0 | actions.named(&p.node.0).0)
+        });
         ActionMatcher {
             negated: a.node.negated,
             patterns: a.node.actions.iter().map(|p| p.node.0.clone()).collect(),
@@ -326,21 +351,58 @@ fn compile_row(
     })
 }
 
-/// Whether an `Action` pattern (case-insensitive, `*` and `?`) names a KMS
-/// action. Patterns with a comma or whitespace never match, as in AWS.
-fn action_matches(pattern: &str, action: Action) -> bool {
+/// Action patterns already resolved in this compilation: policies repeat the
+/// same few patterns (`kms:Describe*`, `kms:GenerateDataKey*`) many times.
+#[derive(Default)]
+struct ActionCache(HashMap<String, ActionSet>);
+
+impl ActionCache {
+    fn named(&mut self, pattern: &str) -> ActionSet {
+        if let Some(set) = self.0.get(pattern) {
+            return *set;
+        }
+        let set = actions_named(pattern);
+        self.0.insert(pattern.to_owned(), set);
+        set
+    }
+}
+
+/// The KMS actions an `Action` pattern names (case-insensitive, `*` and
+/// `?`). Patterns with a comma or whitespace name nothing, as in AWS.
+fn actions_named(pattern: &str) -> ActionSet {
     if pattern.chars().any(|c| c == ',' || c.is_whitespace()) {
-        return false;
+        return ActionSet::default();
     }
-    if pattern == "*" {
-        return true;
+    if !pattern.contains(['*', '?']) {
+        return Action::parse(pattern)
+            .map_or_else(ActionSet::default, |a| ActionSet::default().with(a));
     }
-    let text = format!("kms:{}", action.name());
+    // `kms:Get*`, the common shape, needs no glob.
+    if let Some(prefix) = pattern
+        .strip_suffix('*')
+        .filter(|p| !p.contains(['*', '?']))
+    {
+        let prefix = prefix.to_ascii_lowercase();
+        return Action::all()
+            .filter(|a| {
+                let name = format!("kms:{}", a.name()).to_ascii_lowercase();
+                name.starts_with(&prefix)
+            })
+            .fold(ActionSet::default(), ActionSet::with);
+    }
     let parts = matcher::parts(pattern, false, true);
-    match matcher::glob(&parts, true) {
-        Ok(g) => g.is_match(&text),
-        Err(_) => false,
-    }
+    let Ok(glob) = matcher::glob(&parts, true) else {
+        return ActionSet::default();
+    };
+    let mut name = String::with_capacity(48);
+    Action::all()
+        .filter(|a| {
+            name.clear();
+            name.push_str("kms:");
+            name.push_str(a.name());
+            glob.is_match(&name)
+        })
+        .fold(ActionSet::default(), ActionSet::with)
 }
 
 fn compile_condition(
@@ -365,7 +427,7 @@ fn compile_condition(
     Some(CompiledCondition {
         operator: op,
         key: c.node.key.node.0.clone(),
-        key_lower: c.node.key.node.lowercase(),
+        lookup: ContextKey::new(&c.node.key.node.0),
         values,
         values_text: c.node.values.iter().map(|v| v.node.clone()).collect(),
         span: c.loc,
@@ -453,6 +515,7 @@ impl GrantIndex {
         source: &Source,
     ) -> Result<(), CompileErrors> {
         let mut errors = Vec::new();
+        let mut lines = source.line_index();
         for (i, g) in grants.iter().enumerate() {
             let mut operations = ActionSet::default();
             for op in &g.node.operations {
@@ -477,7 +540,7 @@ impl GrantIndex {
                 .map(|n| n.node.clone())
                 .or_else(|| Some(grant_id.clone()));
             self.push(CompiledGrant {
-                origin: Origin::new(source, i, name, g.loc),
+                origin: Origin::new(source, &mut lines, i, name, g.loc),
                 grant_id,
                 grantee: g.node.grantee_principal.node.clone(),
                 retiring: g.node.retiring_principal.as_ref().map(|r| r.node.clone()),
@@ -642,7 +705,7 @@ pub fn describe_principal(p: &PrincipalMatcher) -> String {
                 "*".to_owned()
             } else {
                 ids.iter()
-                    .map(|id| match id {
+                    .map(|p| match &p.id {
                         PrincipalId::Account(a) => format!("account {a} (via IAM)"),
                         other => other.to_string(),
                     })

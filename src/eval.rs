@@ -21,11 +21,11 @@ use std::net::IpAddr;
 pub use explain::{Explanation, explain};
 pub use request::{BadCaller, Caller, CallerKind, ContextValue, Request, RequestBuilder};
 
-use crate::catalog::ResourceKind;
+use crate::catalog::{ContextKey, ResourceKind};
 use crate::compile::matcher::{ArnPattern, Part, Pattern, Template, ValueMatcher};
 use crate::compile::{
-    CompiledCondition, CompiledGrant, CompiledPolicy, DecisionTable, PrincipalMatcher,
-    ResourceMatcher, Row,
+    CompiledCondition, CompiledGrant, CompiledPolicy, DecisionTable, NamedPrincipal,
+    PrincipalMatcher, ResourceMatcher, Row,
 };
 use crate::policy::ast::{BaseOperator, PrincipalId, SetQualifier};
 
@@ -223,40 +223,19 @@ pub fn principal_match(p: &PrincipalMatcher, req: &Request) -> Option<PrincipalM
     }
 }
 
-fn names_caller_arn(id: &PrincipalId, caller: &Caller) -> bool {
-    match (id, &caller.kind) {
-        (PrincipalId::Arn(arn), _) => caller.arns().any(|c| same_principal(arn, c)),
+fn names_caller_arn(p: &NamedPrincipal, caller: &Caller) -> bool {
+    match (&p.id, &caller.kind) {
+        (PrincipalId::Arn(arn), _) => {
+            *arn == caller.arn || (p.role.is_some() && p.role == caller.role)
+        }
         (PrincipalId::Service(s), CallerKind::Service(name)) => s == "*" || s == name,
         (PrincipalId::Federated(f), CallerKind::FederatedUser { .. }) => *f == caller.arn,
         _ => false,
     }
 }
 
-fn names_caller_account(id: &PrincipalId, caller: &Caller) -> bool {
-    matches!((id, &caller.account), (PrincipalId::Account(a), Some(b)) if a == b)
-}
-
-/// Whether a principal ARN in a policy names this caller ARN. Role ARNs are
-/// compared by account and role name, since a session's ARN drops the path.
-fn same_principal(policy_arn: &str, caller_arn: &str) -> bool {
-    if policy_arn == caller_arn {
-        return true;
-    }
-    match (role_parts(policy_arn), role_parts(caller_arn)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
-}
-
-fn role_parts(arn: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "iam", "", account, rest] => {
-            let path = rest.strip_prefix("role/")?;
-            Some((account, path.rsplit('/').next()?))
-        }
-        _ => None,
-    }
+fn names_caller_account(p: &NamedPrincipal, caller: &Caller) -> bool {
+    matches!((&p.id, &caller.account), (PrincipalId::Account(a), Some(b)) if a == b)
 }
 
 pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
@@ -270,7 +249,7 @@ pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
 /// Evaluates one (operator, key) condition.
 pub fn condition_holds(c: &CompiledCondition, req: &Request) -> bool {
     let op = c.operator;
-    let value = req.get(&c.key_lower);
+    let value = req.get_key(&c.lookup);
     let values: &[String] = value.map_or(&[], ContextValue::as_slice);
     if op.base == BaseOperator::Null {
         let present = !values.is_empty();
@@ -388,8 +367,12 @@ fn resolve<'a>(t: &'a Template, req: &Request) -> Option<std::borrow::Cow<'a, st
     }
 }
 
-fn variable<'a>(key: &str, default: &'a Option<String>, req: &'a Request) -> Option<&'a str> {
-    match req.get(key).map(ContextValue::as_slice) {
+fn variable<'a>(
+    key: &ContextKey,
+    default: &'a Option<String>,
+    req: &'a Request,
+) -> Option<&'a str> {
+    match req.get_key(key).map(ContextValue::as_slice) {
         Some([one]) => Some(one.as_str()),
         _ => default.as_deref(),
     }

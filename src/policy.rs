@@ -83,11 +83,45 @@ impl Source {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        self.line_index().line_col(offset)
+    }
+
+    /// An index of line starts, for many `line_col` look-ups in one pass.
+    pub fn line_index(&self) -> LineIndex<'_> {
+        let starts = std::iter::once(0)
+            .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex {
+            text: &self.text,
+            starts,
+            last: (0, 0, 1),
+        }
+    }
+}
+
+/// Byte offsets of the start of every line of a document.
+#[derive(Debug, Clone)]
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+    /// The last answer (line, offset, column): look-ups in increasing order
+    /// on one long line (a minified policy) count only the new characters.
+    last: (usize, usize, usize),
+}
+
+impl LineIndex<'_> {
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&mut self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let (last_line, last_offset, last_col) = self.last;
+        let (from, base) = if last_line == line && last_offset <= offset {
+            (last_offset, last_col)
+        } else {
+            (self.starts[line - 1], 1)
+        };
+        let col = base + self.text.get(from..offset).map_or(0, |s| s.chars().count());
+        self.last = (line, offset, col);
         (line, col)
     }
 }

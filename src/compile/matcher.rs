@@ -3,6 +3,8 @@
 //! variables.
 
 use globset::{GlobBuilder, GlobMatcher};
+
+use crate::catalog::ContextKey;
 use ipnet::IpNet;
 
 /// One piece of a text value that may hold policy variables.
@@ -16,7 +18,7 @@ pub enum Part {
     Question,
     /// `${key}` or `${key, 'default'}`; the key is lowercased.
     Var {
-        key: String,
+        key: ContextKey,
         default: Option<String>,
     },
 }
@@ -92,7 +94,7 @@ fn variable(s: &str) -> Option<(Part, usize)> {
     }
     Some((
         Part::Var {
-            key: key.to_ascii_lowercase(),
+            key: ContextKey::new(key),
             default,
         },
         used,
@@ -285,7 +287,7 @@ mod tests {
             vec![
                 Part::Lit("a".into()),
                 Part::Var {
-                    key: "aws:username".into(),
+                    key: ContextKey::new("aws:username"),
                     default: None
                 },
                 Part::Lit("b".into())
@@ -302,7 +304,7 @@ mod tests {
         assert_eq!(
             parts("${aws:PrincipalTag/team, 'none'}", true, false),
             vec![Part::Var {
-                key: "aws:principaltag/team".into(),
+                key: ContextKey::Named("aws:principaltag/team".into()),
                 default: Some("none".into())
             }]
         );

@@ -180,10 +180,7 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
             resource: req.resource.clone(),
             key_account: req.key_account.as_ref().map(|a| a.0.clone()),
             same_account: req.same_account(),
-            context: req
-                .context()
-                .map(|(k, v)| (k.to_owned(), v.clone()))
-                .collect(),
+            context: req.context().map(|(k, v)| (k, v.clone())).collect(),
         },
         decided_by,
         statements,
@@ -328,7 +325,7 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
             operator: c.operator.to_string(),
             key: c.key.clone(),
             expected: c.values_text.clone(),
-            actual: req.get(&c.key_lower).cloned(),
+            actual: req.get_key(&c.lookup).cloned(),
             reason: condition_failure(c, req),
         })
 }
@@ -338,7 +335,7 @@ fn condition_failure(c: &CompiledCondition, req: &Request) -> String {
     let op = c.operator;
     let key = &c.key;
     let values = req
-        .get(&c.key_lower)
+        .get_key(&c.lookup)
         .map_or(&[][..], ContextValue::as_slice);
     if op.base == BaseOperator::Null {
         return if values.is_empty() {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::catalog::Action;
-use crate::policy::ast::AccountId;
+use crate::catalog::{Action, CONDITION_KEYS, ContextKey, condition_key};
+use crate::policy::ast::{AccountId, role_key};
 
 /// The value of a condition key in a request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -54,6 +54,8 @@ pub struct Caller {
     pub arn: String,
     pub account: Option<AccountId>,
     pub kind: CallerKind,
+    /// For a role or role session, [`role_key`]: how policies name it.
+    pub role: Option<String>,
 }
 
 /// A caller that could not be understood.
@@ -76,6 +78,7 @@ impl Caller {
                 arn: account.root_arn(),
                 account: Some(account),
                 kind: CallerKind::Root,
+                role: None,
             });
         }
         if !s.starts_with("arn:") {
@@ -84,6 +87,7 @@ impl Caller {
                     arn: s.to_owned(),
                     account: None,
                     kind: CallerKind::Service(s.to_owned()),
+                    role: None,
                 });
             }
             return Err(bad());
@@ -127,6 +131,7 @@ impl Caller {
         Ok(Caller {
             arn: s.to_owned(),
             account: Some(account),
+            role: role_key(s),
             kind,
         })
     }
@@ -185,8 +190,11 @@ pub struct Request {
     /// The account that owns the key.
     pub key_account: Option<AccountId>,
     pub encryption_context: BTreeMap<String, String>,
-    /// Condition keys, lowercased, with their values.
-    context: Vec<(String, ContextValue)>,
+    /// Values of the catalog's known keys, by [`ContextKey::Known`] index.
+    known: Vec<Option<ContextValue>>,
+    /// Values of other keys (families such as `kms:EncryptionContext:*`),
+    /// lowercased, sorted by key.
+    named: Vec<(String, ContextValue)>,
 }
 
 impl Request {
@@ -202,14 +210,41 @@ impl Request {
         }
     }
 
-    /// The value of a condition key; `key` must be lowercase.
+    /// The value of a condition key, by name (case-insensitive).
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.context.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.get_key(&ContextKey::new(key))
     }
 
-    /// Every condition key of the request, lowercased, sorted.
-    pub fn context(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.context.iter().map(|(k, v)| (k.as_str(), v))
+    /// The value of a resolved condition key.
+    pub fn get_key(&self, key: &ContextKey) -> Option<&ContextValue> {
+        match key {
+            ContextKey::Known(i) => self.known.get(*i).and_then(Option::as_ref),
+            // INVARIANT: `build` stores `named` sorted by key.
+            ContextKey::Named(name) => self
+                .named
+                .binary_search_by(|(k, _)| k.as_str().cmp(name))
+                .ok()
+                .map(|i| &self.named[i].1),
+        }
+    }
+
+    /// Every condition key of the request with its value, named in the
+    /// catalog's spelling (`kms:EncryptionContext:` + the context key).
+    pub fn context(&self) -> impl Iterator<Item = (String, &ContextValue)> {
+        let known = self.known.iter().enumerate().filter_map(|(i, v)| {
+            let name = CONDITION_KEYS.get(i).map_or("", |k| k.name);
+            v.as_ref().map(|v| (name.to_owned(), v))
+        });
+        let named = self.named.iter().map(|(k, v)| {
+            let spelled = match condition_key(k) {
+                Some(info) if info.family => {
+                    format!("{}{}", info.name, k.get(info.name.len()..).unwrap_or(""))
+                }
+                _ => k.clone(),
+            };
+            (spelled, v)
+        });
+        known.chain(named)
     }
 
     /// Whether caller and key are in the same account.
@@ -347,13 +382,22 @@ impl RequestBuilder {
         for (k, v) in explicit {
             ctx.insert(k, v);
         }
+        let mut known = vec![None; CONDITION_KEYS.len()];
+        let mut named = Vec::new();
+        for (k, v) in ctx {
+            match ContextKey::new(&k) {
+                ContextKey::Known(i) => known[i] = Some(v),
+                ContextKey::Named(name) => named.push((name, v)),
+            }
+        }
         Request {
             caller,
             action,
             resource,
             key_account,
             encryption_context,
-            context: ctx.into_iter().collect(),
+            known,
+            named,
         }
     }
 }

@@ -134,6 +134,29 @@ impl fmt::Display for PrincipalId {
     }
 }
 
+/// `ACCOUNT:ROLE-NAME` for an IAM role ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`)
+/// or an assumed-role session ARN (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+/// A session's ARN drops the role's path, so roles are compared by this key.
+pub fn role_key(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(""), Some(account), Some(rest)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let name = match service {
+        "iam" => rest.strip_prefix("role/")?.rsplit('/').next()?,
+        "sts" => rest.strip_prefix("assumed-role/")?.split('/').next()?,
+        _ => return None,
+    };
+    (!name.is_empty()).then(|| format!("{account}:{name}"))
+}
+
 /// An action pattern as written, e.g. `kms:Decrypt`, `kms:Generate*`, `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ActionName(pub String);

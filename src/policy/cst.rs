@@ -124,7 +124,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::true_lit | Rule::false_lit => "a boolean",
         Rule::null => "null",
         Rule::document | Rule::value => "a JSON value",
-        Rule::char | Rule::inner => "a character",
+        Rule::escape => "a character",
         Rule::WHITESPACE => return None,
     })
 }
@@ -172,10 +172,16 @@ fn unescape(pair: Pair<'_, Rule>) -> Result<String, ParseError> {
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
         .unwrap_or(raw);
+    if !raw.bytes().any(|b| b == b'\\' || b < b' ') {
+        return Ok(raw.to_owned());
+    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     let bad = |m: &str| ParseError::json(m, loc);
     while let Some(c) = chars.next() {
+        if c < ' ' {
+            return Err(bad("control character in a string; escape it"));
+        }
         if c != '\\' {
             out.push(c);
             continue;
