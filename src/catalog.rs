@@ -68,6 +68,37 @@ pub static CONDITION_KEYS: &[ConditionKeyInfo] = &[
     family("aws:RequestTag/", String),
     family("aws:ResourceTag/", String),
     key("aws:TagKeys", ArrayOfString),
+    // Global keys that AWS sets in situations keyward does not model (AWS
+    // Organizations, VPC endpoints, MFA, service-to-service calls). They are
+    // known so that a policy using them is not reported as misspelt; a
+    // request carries them only when the caller passes them.
+    key("aws:CalledVia", ArrayOfString),
+    key("aws:CalledViaFirst", String),
+    key("aws:CalledViaLast", String),
+    key("aws:FederatedProvider", String),
+    key("aws:MultiFactorAuthAge", Numeric),
+    key("aws:MultiFactorAuthPresent", Bool),
+    key("aws:PrincipalIsAWSService", Bool),
+    key("aws:PrincipalOrgID", String),
+    key("aws:PrincipalOrgPaths", ArrayOfString),
+    key("aws:PrincipalServiceName", String),
+    key("aws:PrincipalServiceNamesList", ArrayOfString),
+    key("aws:Referer", String),
+    key("aws:RequestedRegion", String),
+    key("aws:ResourceAccount", String),
+    key("aws:ResourceOrgID", String),
+    key("aws:ResourceOrgPaths", ArrayOfString),
+    key("aws:SourceAccount", String),
+    key("aws:SourceArn", Arn),
+    key("aws:SourceIdentity", String),
+    key("aws:SourceOrgID", String),
+    key("aws:SourceOrgPaths", ArrayOfString),
+    key("aws:SourceVpc", String),
+    key("aws:SourceVpce", String),
+    key("aws:TokenIssueTime", Date),
+    key("aws:UserAgent", String),
+    key("aws:ViaAWSService", Bool),
+    key("aws:VpcSourceIp", IpAddress),
     key("kms:BypassPolicyLockoutSafetyCheck", Bool),
     key("kms:CallerAccount", String),
     key("kms:CustomerMasterKeySpec", String),
@@ -537,19 +568,8 @@ pub const KEY_RESOURCE_KEYS: &[&str] = &[
     "kms:ResourceAliases",
 ];
 
-/// Global keys that every request may carry.
-const UNIVERSAL_GLOBAL_KEYS: &[&str] = &[
-    "aws:PrincipalArn",
-    "aws:PrincipalAccount",
-    "aws:PrincipalType",
-    "aws:PrincipalTag/",
-    "aws:userid",
-    "aws:username",
-    "aws:SourceIp",
-    "aws:SecureTransport",
-    "aws:CurrentTime",
-    "aws:EpochTime",
-];
+/// Global keys that only some actions carry: the tag keys.
+const SCOPED_GLOBAL_KEYS: &[&str] = &["aws:RequestTag/", "aws:ResourceTag/", "aws:TagKeys"];
 
 /// A KMS action, as an index into [`ACTIONS`]. Cheap to copy and compare;
 /// the compiler indexes decision-table rows by it.
@@ -599,7 +619,8 @@ impl Action {
             return false;
         };
         let matches = |k: &&str| k.eq_ignore_ascii_case(info.name);
-        UNIVERSAL_GLOBAL_KEYS.iter().any(matches)
+        let universal = info.name.starts_with("aws:") && !SCOPED_GLOBAL_KEYS.iter().any(matches);
+        universal
             || self.info().keys.iter().any(matches)
             || (self.info().resource == ResourceKind::Key && KEY_RESOURCE_KEYS.iter().any(matches))
     }
@@ -675,6 +696,22 @@ mod tests {
         assert!(Action::parse("kms:Decrypt").is_some());
         assert!(Action::parse("kms:Decrpyt").is_none());
         assert!(Action::parse("s3:GetObject").is_none());
+    }
+
+    #[test]
+    fn which_actions_populate_which_keys() {
+        let act = |n: &str| Action::parse(n).unwrap_or_else(|| unreachable!("{n}"));
+        assert!(act("kms:Decrypt").populates("kms:EncryptionContext:tenant"));
+        assert!(act("kms:Decrypt").populates("KMS:VIASERVICE"));
+        assert!(!act("kms:DescribeKey").populates("kms:EncryptionContext:tenant"));
+        assert!(!act("kms:ListKeys").populates("kms:ViaService"));
+        assert!(act("kms:TagResource").populates("aws:TagKeys"));
+        assert!(!act("kms:Decrypt").populates("aws:TagKeys"));
+        assert!(act("kms:Decrypt").populates("aws:ResourceTag/team"));
+        assert!(!act("kms:CreateCustomKeyStore").populates("aws:ResourceTag/team"));
+        assert!(act("kms:ListKeys").populates("aws:SourceIp"));
+        assert!(act("kms:EnableKeyRotation").populates("kms:RotationPeriodInDays"));
+        assert!(!act("kms:Decrypt").populates("kms:NoSuchKey"));
     }
 
     #[test]
