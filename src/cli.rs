@@ -17,7 +17,8 @@ use keyward::policy::Source;
 pub enum ExitCode {
     /// Success; for `explain`, the request is allowed.
     Ok = 0,
-    /// `explain`: the request is denied (explicitly or implicitly).
+    /// `explain`: the request is denied (explicitly or implicitly);
+    /// `lint`: findings at or above `--fail-on`.
     Denied = 1,
     /// Bad usage, unreadable input, or a document that does not compile.
     Error = 2,
@@ -40,6 +41,43 @@ enum Command {
     Explain(Box<ExplainArgs>),
     /// Print the decision table a policy (or the grant index a grant document) compiles to.
     Compile(CompileArgs),
+    /// Check policy and grant documents for errors and risky grants of access.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LintFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+struct LintArgs {
+    /// Files or directories (searched for *.json); `-` reads standard input.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    format: LintFormat,
+    /// Categories that fail the run (exit 1): error, security, warning, suggestion.
+    #[arg(long = "fail-on", value_delimiter = ',', value_name = "CATEGORY")]
+    fail_on: Option<Vec<String>>,
+    /// Run only these rules (codes, code prefixes such as KW2, or names).
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    select: Option<Vec<String>>,
+    /// Skip these rules.
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    ignore: Vec<String>,
+    /// Configuration file (default: ./keyward.toml when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print a rule's documentation and exit.
+    #[arg(long, value_name = "RULE")]
+    explain: Option<String>,
+    /// List the rules and exit.
+    #[arg(long)]
+    list: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -100,6 +138,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
     let result = match args.command {
         Command::Explain(a) => explain(*a, out),
         Command::Compile(a) => compile_cmd(a, out),
+        Command::Lint(a) => lint_cmd(a, out),
     };
     match result {
         Ok(code) => code,
@@ -267,4 +306,81 @@ fn render_grants(index: &GrantIndex) -> String {
         }
     }
     out
+}
+
+fn lint_cmd(a: LintArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    use keyward::lint::{self, Config, output};
+    let write = |out: &mut dyn Write, text: &str| {
+        out.write_all(text.as_bytes())
+            .map_err(|e| miette::miette!("cannot write output: {e}"))
+    };
+    if let Some(code) = &a.explain {
+        let rule = lint::rule(code).ok_or_else(|| {
+            miette::miette!(
+                code = "keyward::usage",
+                "`{code}` names no lint rule; `keyward lint --list` lists them"
+            )
+        })?;
+        write(out, &rule.explain())?;
+        return Ok(ExitCode::Ok);
+    }
+    if a.list {
+        let mut text = String::new();
+        for (r, _) in lint::RULES {
+            text.push_str(&format!(
+                "{:<6} {:<10} {:<30} {}\n",
+                r.code,
+                r.category.name(),
+                r.name,
+                r.summary
+            ));
+        }
+        write(out, &text)?;
+        return Ok(ExitCode::Ok);
+    }
+    let mut config = match &a.config {
+        Some(path) => Config::load(path, true)?,
+        None => Config::load(Path::new("keyward.toml"), false)?,
+    };
+    if let Some(select) = a.select {
+        config = config.select(select)?;
+    }
+    config = config.ignore(a.ignore)?;
+    if let Some(fail_on) = &a.fail_on {
+        config = config.fail_on(fail_on)?;
+    }
+    let (reports, errors) = lint::lint_paths(&a.paths, &config);
+    let unreadable = !errors.is_empty();
+    for e in errors {
+        eprintln!("{:?}", miette::Report::new(e));
+    }
+    let text = match a.format {
+        LintFormat::Human => {
+            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            output::human(&reports, color)
+        }
+        LintFormat::Json => pretty(&output::json(&reports))?,
+        LintFormat::Sarif => pretty(&output::sarif(&reports))?,
+        LintFormat::Github => output::github(&reports),
+    };
+    write(out, &text)?;
+    if unreadable {
+        return Ok(ExitCode::Error);
+    }
+    let failed = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .any(|f| config.fails(f));
+    Ok(if failed {
+        ExitCode::Denied
+    } else {
+        ExitCode::Ok
+    })
+}
+
+fn pretty(v: &serde_json::Value) -> miette::Result<String> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| miette::miette!("cannot render JSON: {e}"))
 }

@@ -109,6 +109,15 @@ impl ActionSet {
     pub fn iter(self) -> impl Iterator<Item = Action> {
         Action::all().filter(move |a| self.contains(*a))
     }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every action of `self` is in `other`.
+    pub fn is_subset(self, other: ActionSet) -> bool {
+        self.0 & !other.0 == 0
+    }
 }
 
 /// The `Action` or `NotAction` element, resolved against the catalog.
@@ -351,6 +360,18 @@ fn compile_row(
     })
 }
 
+/// The actions an `Action`/`NotAction` element covers, after negation.
+pub fn actions_covered(element: &ast::ActionElement) -> ActionSet {
+    let named = element.actions.iter().fold(ActionSet::default(), |set, p| {
+        ActionSet(set.0 | actions_named(&p.node.0).0)
+    });
+    if element.negated {
+        named.complement()
+    } else {
+        named
+    }
+}
+
 /// Action patterns already resolved in this compilation: policies repeat the
 /// same few patterns (`kms:Describe*`, `kms:GenerateDataKey*`) many times.
 #[derive(Default)]
@@ -369,7 +390,7 @@ impl ActionCache {
 
 /// The KMS actions an `Action` pattern names (case-insensitive, `*` and
 /// `?`). Patterns with a comma or whitespace name nothing, as in AWS.
-fn actions_named(pattern: &str) -> ActionSet {
+pub fn actions_named(pattern: &str) -> ActionSet {
     if pattern.chars().any(|c| c == ',' || c.is_whitespace()) {
         return ActionSet::default();
     }

@@ -11,4 +11,5 @@
 pub mod catalog;
 pub mod compile;
 pub mod eval;
+pub mod lint;
 pub mod policy;

@@ -8,5 +8,6 @@ mod cli;
 mod diagnostics;
 mod explain;
 mod kms_rules;
+mod lint;
 mod properties;
 mod semantics;

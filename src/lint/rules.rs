@@ -1,0 +1,110 @@
+//! The rule catalog: one file per rule, each with its code, category,
+//! documentation and check.
+
+mod broad_decrypt;
+mod condition_key_never_applies;
+mod cross_account;
+mod duplicate_sid;
+mod encryption_context_wildcard;
+mod for_any_value_negated;
+mod grant_redelegation;
+mod grant_without_constraint;
+mod if_exists_in_deny;
+pub(super) mod invalid_document;
+mod key_policy_lockout;
+mod missing_version;
+mod not_principal_allow;
+pub(super) mod operator_type_mismatch;
+mod public_principal;
+mod redundant_statement;
+mod set_operator_mismatch;
+mod unknown_action;
+mod unknown_condition_key;
+mod variables_without_version;
+mod via_service_format;
+
+use super::{Context, Finding, RuleInfo};
+use crate::compile::{ActionSet, actions_covered};
+use crate::policy::Node;
+use crate::policy::ast::{Condition, PrincipalId, Principals, Statement};
+
+/// A rule's check: reads the context, appends findings.
+pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
+
+/// Every rule, in code order.
+pub static RULES: &[(RuleInfo, Check)] = &[
+    (invalid_document::RULE, invalid_document::check),
+    (unknown_action::RULE, unknown_action::check),
+    (unknown_condition_key::RULE, unknown_condition_key::check),
+    (operator_type_mismatch::RULE, operator_type_mismatch::check),
+    (
+        condition_key_never_applies::RULE,
+        condition_key_never_applies::check,
+    ),
+    (set_operator_mismatch::RULE, set_operator_mismatch::check),
+    (for_any_value_negated::RULE, for_any_value_negated::check),
+    (if_exists_in_deny::RULE, if_exists_in_deny::check),
+    (
+        variables_without_version::RULE,
+        variables_without_version::check,
+    ),
+    (duplicate_sid::RULE, duplicate_sid::check),
+    (redundant_statement::RULE, redundant_statement::check),
+    (
+        encryption_context_wildcard::RULE,
+        encryption_context_wildcard::check,
+    ),
+    (via_service_format::RULE, via_service_format::check),
+    (missing_version::RULE, missing_version::check),
+    (public_principal::RULE, public_principal::check),
+    (broad_decrypt::RULE, broad_decrypt::check),
+    (not_principal_allow::RULE, not_principal_allow::check),
+    (key_policy_lockout::RULE, key_policy_lockout::check),
+    (
+        grant_without_constraint::RULE,
+        grant_without_constraint::check,
+    ),
+    (grant_redelegation::RULE, grant_redelegation::check),
+    (cross_account::RULE, cross_account::check),
+];
+
+/// The statements of the policy being linted.
+fn statements<'a>(ctx: &Context<'a>) -> &'a [Node<Statement>] {
+    ctx.policy.map_or(&[], |p| p.statements.as_slice())
+}
+
+/// The KMS actions a statement's `Action`/`NotAction` covers.
+fn covered(s: &Statement) -> ActionSet {
+    s.action
+        .as_ref()
+        .map_or_else(ActionSet::default, |a| actions_covered(&a.node))
+}
+
+/// Every condition of a statement.
+fn conditions(s: &Statement) -> impl Iterator<Item = &Node<Condition>> {
+    s.conditions.iter()
+}
+
+/// Whether a statement's principal element is `"*"` (not negated).
+fn is_public(s: &Statement) -> bool {
+    matches!(&s.principal, Some(p) if !p.node.negated && p.node.principals == Principals::Any)
+}
+
+/// The principals a (non-negated) statement names.
+fn named_principals(s: &Statement) -> &[Node<PrincipalId>] {
+    match &s.principal {
+        Some(p) if !p.node.negated => match &p.node.principals {
+            Principals::Listed(ids) => ids,
+            Principals::Any => &[],
+        },
+        _ => &[],
+    }
+}
+
+/// A short name for a statement in messages: its Sid, or its index.
+fn statement_name(index: usize, s: &Statement) -> String {
+    match &s.sid {
+        Some(sid) => format!("statement #{index} ({:?})", sid.node.0),
+        None => format!("statement #{index}"),
+    }
+}

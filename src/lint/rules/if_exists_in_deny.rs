@@ -1,0 +1,42 @@
+//! KW107: `...IfExists` in a `Deny`.
+
+use super::{conditions, statements};
+use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::policy::ast::Effect;
+
+pub const RULE: RuleInfo = RuleInfo {
+    code: "KW107",
+    name: "if-exists-in-deny",
+    category: Category::Warning,
+    summary: "An `...IfExists` condition in a `Deny` silently passes when the key is missing.",
+    what: "Reports `IfExists` operators in `Deny` statements.",
+    why: "`IfExists` makes the condition true whenever the request lacks the key, so the deny \
+          also applies to every request without it — including every action that never \
+          carries the key — while reading as if it only looked at requests that have it. State \
+          the missing-key case explicitly with a separate `Null` condition instead.",
+    example: include_str!("../../../policies/lint/KW107-if-exists-in-deny.json"),
+};
+
+pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for s in statements(ctx) {
+        if s.node.effect.node != Effect::Deny {
+            continue;
+        }
+        for c in conditions(&s.node) {
+            let op = c.node.operator.node;
+            if op.if_exists {
+                out.push(
+                    Finding::new(&RULE, c.node.operator.loc, format!(
+                        "`{op}` in a Deny passes when `{}` is missing, so the deny applies to every request without it",
+                        c.node.key.node
+                    ))
+                    .label("true when the key is missing")
+                    .help(format!(
+                        "write `{}` and decide the missing-key case with a separate `Null` condition",
+                        op.base.name()
+                    )),
+                );
+            }
+        }
+    }
+}
