@@ -12,6 +12,7 @@ pub mod matcher;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 pub use err::{CompileError, CompileErrors};
 use matcher::{ArnPattern, Pattern, Template, ValueMatcher};
@@ -609,30 +610,39 @@ impl GrantIndex {
 }
 
 /// Everything that decides requests on one key: its key policy, its grants,
-/// and the IAM policies of the caller being decided.
+/// and the IAM policies of the caller being decided. The parts are shared
+/// (`Arc`), so a service assembles a table per request without copying.
 #[derive(Debug, Clone)]
 pub struct DecisionTable {
-    pub key_policy: CompiledPolicy,
-    pub iam_policies: Vec<CompiledPolicy>,
-    pub grants: GrantIndex,
+    pub key_policy: Arc<CompiledPolicy>,
+    pub iam_policies: Vec<Arc<CompiledPolicy>>,
+    pub grants: Arc<GrantIndex>,
 }
 
 impl DecisionTable {
     pub fn new(key_policy: CompiledPolicy) -> DecisionTable {
+        DecisionTable::from_parts(Arc::new(key_policy), Vec::new(), Arc::default())
+    }
+
+    pub fn from_parts(
+        key_policy: Arc<CompiledPolicy>,
+        iam_policies: Vec<Arc<CompiledPolicy>>,
+        grants: Arc<GrantIndex>,
+    ) -> DecisionTable {
         DecisionTable {
             key_policy,
-            iam_policies: Vec::new(),
-            grants: GrantIndex::default(),
+            iam_policies,
+            grants,
         }
     }
 
     pub fn with_iam_policy(mut self, policy: CompiledPolicy) -> DecisionTable {
-        self.iam_policies.push(policy);
+        self.iam_policies.push(Arc::new(policy));
         self
     }
 
     pub fn with_grants(mut self, grants: GrantIndex) -> DecisionTable {
-        self.grants = grants;
+        self.grants = Arc::new(grants);
         self
     }
 }

@@ -64,6 +64,57 @@ pub enum PrincipalMatch {
     Direct,
 }
 
+/// Proof that the evaluator allowed one action on one key for one caller.
+/// Only [`authorize`] constructs it, and only a permit opens key material
+/// (see `crypto::KeyMaterial::open`), so code that has not been authorized
+/// cannot unwrap.
+#[derive(Debug)]
+pub struct Permit {
+    key_id: String,
+    action: crate::catalog::Action,
+    caller: String,
+}
+
+impl Permit {
+    /// Whether this permit is for the key with this id.
+    pub fn covers_key(&self, key_id: &str) -> bool {
+        self.key_id == key_id
+    }
+
+    pub fn action(&self) -> crate::catalog::Action {
+        self.action
+    }
+
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+}
+
+/// Decides a request and, when it is allowed, issues the [`Permit`]. The
+/// explanation comes back either way, for the audit record.
+pub fn authorize(
+    table: &DecisionTable,
+    req: &Request,
+) -> Result<(Permit, Explanation), Box<Explanation>> {
+    let explanation = explain(table, req);
+    if !explanation.decision.is_allow() {
+        return Err(Box::new(explanation));
+    }
+    let key_id = req
+        .resource
+        .rsplit_once(":key/")
+        .map_or(req.resource.as_str(), |(_, id)| id)
+        .to_owned();
+    Ok((
+        Permit {
+            key_id,
+            action: req.action,
+            caller: req.caller.arn.clone(),
+        },
+        explanation,
+    ))
+}
+
 /// Decides a request. The fast path: no allocation, no explanation.
 pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
     let action = req.action;

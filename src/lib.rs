@@ -8,8 +8,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod catalog;
 pub mod compile;
+pub mod crypto;
 pub mod eval;
 pub mod lint;
 pub mod policy;
+pub mod service;
+pub mod store;

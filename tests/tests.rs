@@ -5,9 +5,11 @@
 mod support;
 
 mod cli;
+mod crypto;
 mod diagnostics;
 mod explain;
 mod kms_rules;
 mod lint;
 mod properties;
 mod semantics;
+mod service;

@@ -115,7 +115,7 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
     let key_applies = req.action.info().resource == ResourceKind::Key;
     let mut statements = Vec::new();
     let mut policies: Vec<&CompiledPolicy> = vec![&table.key_policy];
-    policies.extend(table.iam_policies.iter());
+    policies.extend(table.iam_policies.iter().map(|p| &**p));
     for policy in policies {
         for row in &policy.rows {
             statements.push(trace_row(policy.kind, row, req, key_applies));

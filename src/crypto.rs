@@ -1,0 +1,209 @@
+//! Key material and the ciphertext blob: AES-256-GCM with a fresh derived
+//! key per message.
+//!
+//! Nothing here decides who may do what: functions that open key material
+//! take the [`Permit`] the evaluator issued, so an unauthorized unwrap does
+//! not compile. Secrets never implement `Debug` or `Serialize` and are wiped
+//! on drop.
+
+pub mod blob;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::eval::Permit;
+
+/// Secret bytes: key material, plaintext data keys, decrypted plaintext.
+/// Wiped on drop; no `Debug`, `Display` or `Serialize`.
+pub struct Secret(Zeroizing<Vec<u8>>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(Zeroizing::new(bytes))
+    }
+
+    /// `n` bytes from the operating system's CSPRNG.
+    pub fn random(n: usize) -> Secret {
+        let mut v = vec![0u8; n];
+        rand::rngs::OsRng.fill_bytes(&mut v);
+        Secret::new(v)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Key material of one version of a KMS key, opened from storage for one
+/// authorized request.
+pub struct KeyMaterial {
+    pub key_id: String,
+    pub version: u32,
+    secret: Secret,
+}
+
+impl KeyMaterial {
+    /// Opens sealed key material. The permit must be for this key.
+    pub fn open(
+        permit: &Permit,
+        root: &RootKey,
+        key_id: &str,
+        version: u32,
+        sealed: &[u8],
+    ) -> Result<KeyMaterial, CryptoError> {
+        if !permit.covers_key(key_id) {
+            return Err(CryptoError::WrongPermit);
+        }
+        let secret = root.unseal(key_id, version, sealed)?;
+        Ok(KeyMaterial {
+            key_id: key_id.to_owned(),
+            version,
+            secret,
+        })
+    }
+
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.secret
+    }
+}
+
+/// The root key that seals key material at rest (AES-256-GCM, with the key
+/// id and version as associated data).
+pub struct RootKey(Secret);
+
+const ROOT_AAD: &[u8] = b"keyward key material v1\0";
+
+impl RootKey {
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<RootKey, CryptoError> {
+        if bytes.len() != 32 {
+            return Err(CryptoError::KeyLength(bytes.len()));
+        }
+        Ok(RootKey(Secret::new(bytes)))
+    }
+
+    pub fn generate() -> RootKey {
+        RootKey(Secret::random(32))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    fn aad(key_id: &str, version: u32) -> Vec<u8> {
+        let mut aad = ROOT_AAD.to_vec();
+        aad.extend_from_slice(key_id.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(&version.to_be_bytes());
+        aad
+    }
+
+    /// Seals key material for storage: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(
+        &self,
+        key_id: &str,
+        version: u32,
+        material: &Secret,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = seal(
+            self.expose(),
+            &nonce,
+            &Self::aad(key_id, version),
+            material.expose(),
+        )?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Opens what [`RootKey::seal`] produced for this key id and version.
+    pub fn unseal(&self, key_id: &str, version: u32, sealed: &[u8]) -> Result<Secret, CryptoError> {
+        let (nonce, ct) = sealed
+            .split_first_chunk::<12>()
+            .ok_or(CryptoError::Truncated)?;
+        open(self.expose(), nonce, &Self::aad(key_id, version), ct)
+    }
+}
+
+/// Something went wrong below the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("AES-GCM keys are 16 or 32 bytes, not {0}")]
+    KeyLength(usize),
+    #[error(
+        "authentication failed: the ciphertext, its encryption context or its key does not match"
+    )]
+    Authentication,
+    #[error("ciphertext is truncated")]
+    Truncated,
+    #[error("the permit does not cover this key")]
+    WrongPermit,
+}
+
+/// AES-GCM encryption with a 96-bit nonce and a 128-bit tag: ciphertext ‖ tag.
+pub fn seal(
+    key: &[u8],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let payload = Payload {
+        msg: plaintext,
+        aad,
+    };
+    let nonce = Nonce::from_slice(nonce);
+    match key.len() {
+        32 => Aes256Gcm::new_from_slice(key)
+            .map_err(|_| CryptoError::KeyLength(key.len()))?
+            .encrypt(nonce, payload),
+        16 => Aes128Gcm::new_from_slice(key)
+            .map_err(|_| CryptoError::KeyLength(key.len()))?
+            .encrypt(nonce, payload),
+        n => return Err(CryptoError::KeyLength(n)),
+    }
+    .map_err(|_| CryptoError::Authentication)
+}
+
+/// AES-GCM decryption of ciphertext ‖ tag; the plaintext is a [`Secret`].
+pub fn open(
+    key: &[u8],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Secret, CryptoError> {
+    if ciphertext.len() < 16 {
+        return Err(CryptoError::Truncated);
+    }
+    let payload = Payload {
+        msg: ciphertext,
+        aad,
+    };
+    let nonce = Nonce::from_slice(nonce);
+    let pt = match key.len() {
+        32 => Aes256Gcm::new_from_slice(key)
+            .map_err(|_| CryptoError::KeyLength(key.len()))?
+            .decrypt(nonce, payload),
+        16 => Aes128Gcm::new_from_slice(key)
+            .map_err(|_| CryptoError::KeyLength(key.len()))?
+            .decrypt(nonce, payload),
+        n => return Err(CryptoError::KeyLength(n)),
+    }
+    .map_err(|_| CryptoError::Authentication)?;
+    Ok(Secret::new(pt))
+}
+
+/// Random bytes for `GenerateRandom` and data keys.
+pub fn random_bytes(n: usize) -> Secret {
+    Secret::random(n)
+}

@@ -1,0 +1,104 @@
+//! Errors as AWS KMS returns them: an exception type and a message.
+
+use std::fmt;
+
+/// The AWS KMS exception types keyward returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ErrorKind {
+    AccessDenied,
+    AlreadyExists,
+    Disabled,
+    IncorrectKey,
+    InvalidAliasName,
+    InvalidArn,
+    InvalidCiphertext,
+    InvalidGrantId,
+    InvalidGrantToken,
+    InvalidKeyUsage,
+    InvalidMarker,
+    KmsInternal,
+    KmsInvalidState,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NotFound,
+    Serialization,
+    UnknownOperation,
+    UnsupportedOperation,
+    Validation,
+}
+
+impl ErrorKind {
+    /// The `__type` AWS sends.
+    pub fn aws_type(self) -> &'static str {
+        match self {
+            ErrorKind::AccessDenied => "AccessDeniedException",
+            ErrorKind::AlreadyExists => "AlreadyExistsException",
+            ErrorKind::Disabled => "DisabledException",
+            ErrorKind::IncorrectKey => "IncorrectKeyException",
+            ErrorKind::InvalidAliasName => "InvalidAliasNameException",
+            ErrorKind::InvalidArn => "InvalidArnException",
+            ErrorKind::InvalidCiphertext => "InvalidCiphertextException",
+            ErrorKind::InvalidGrantId => "InvalidGrantIdException",
+            ErrorKind::InvalidGrantToken => "InvalidGrantTokenException",
+            ErrorKind::InvalidKeyUsage => "InvalidKeyUsageException",
+            ErrorKind::InvalidMarker => "InvalidMarkerException",
+            ErrorKind::KmsInternal => "KMSInternalException",
+            ErrorKind::KmsInvalidState => "KMSInvalidStateException",
+            ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::MalformedPolicyDocument => "MalformedPolicyDocumentException",
+            ErrorKind::NotFound => "NotFoundException",
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::UnsupportedOperation => "UnsupportedOperationException",
+            ErrorKind::Validation => "ValidationException",
+        }
+    }
+
+    /// The HTTP status AWS sends with it.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::KmsInternal => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// An error of one KMS operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct KmsError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.aws_type(), self.message)
+    }
+}
+
+impl KmsError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> KmsError {
+        KmsError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> KmsError {
+        KmsError::new(ErrorKind::Validation, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> KmsError {
+        KmsError::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> KmsError {
+        KmsError::new(ErrorKind::KmsInternal, message)
+    }
+}
+
+impl From<crate::store::StoreError> for KmsError {
+    fn from(e: crate::store::StoreError) -> Self {
+        KmsError::internal(e.to_string())
+    }
+}
