@@ -43,6 +43,76 @@ enum Command {
     Compile(CompileArgs),
     /// Check policy and grant documents for errors and risky grants of access.
     Lint(LintArgs),
+    /// Create a data directory and its root key.
+    Init(InitArgs),
+    /// Run one AWS KMS operation against the local key service.
+    Kms(KmsArgs),
+    /// Work with the audit log.
+    Audit(AuditArgs),
+    #[command(hide = true)]
+    Debug(DebugArgs),
+}
+
+/// Where keys live when no `--data` is given.
+const DEFAULT_DATA: &str = "keyward-data";
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The data directory (created if missing).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct KmsArgs {
+    /// The API operation, e.g. CreateKey, Encrypt, Decrypt.
+    operation: String,
+    /// The request as JSON (AWS KMS field names, blobs base64); `-` reads stdin.
+    #[arg(default_value = "{}")]
+    request: String,
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// The caller (default: the account root of 111122223333).
+    #[arg(long, default_value = "arn:aws:iam::111122223333:root")]
+    principal: String,
+    /// IAM identity policies attached to the caller.
+    #[arg(long = "iam-policy")]
+    iam_policies: Vec<PathBuf>,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit log.
+    Verify {
+        /// The log (default: the data directory's audit.jsonl).
+        file: Option<PathBuf>,
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DebugArgs {
+    #[command(subcommand)]
+    command: DebugCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DebugCommand {
+    /// CreateKey + Encrypt in a loop, printing `ACK key-arn ciphertext plaintext`
+    /// after each acknowledged call (for the crash test).
+    CrashLoop {
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -139,6 +209,10 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Explain(a) => explain(*a, out),
         Command::Compile(a) => compile_cmd(a, out),
         Command::Lint(a) => lint_cmd(a, out),
+        Command::Init(a) => init_cmd(a, out),
+        Command::Kms(a) => kms_cmd(a, out),
+        Command::Audit(a) => audit_cmd(a, out),
+        Command::Debug(a) => debug_cmd(a, out),
     };
     match result {
         Ok(code) => code,
@@ -383,4 +457,115 @@ fn pretty(v: &serde_json::Value) -> miette::Result<String> {
     serde_json::to_string_pretty(v)
         .map(|s| s + "\n")
         .map_err(|e| miette::miette!("cannot render JSON: {e}"))
+}
+
+fn init_cmd(a: InitArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let dir = keyward::service::DataDir::new(&a.data);
+    let created = dir.init().map_err(|e| miette::miette!("{e}"))?;
+    let text = if created {
+        format!(
+            "created {} with a new root key ({}, mode 0600)\n",
+            a.data.display(),
+            dir.root_key().display()
+        )
+    } else {
+        format!(
+            "{} already has a root key; nothing changed\n",
+            a.data.display()
+        )
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| miette::miette!("{e}"))?;
+    Ok(ExitCode::Ok)
+}
+
+fn open_service(data: &Path, region: &str) -> miette::Result<keyward::service::KeyService> {
+    let dir = keyward::service::DataDir::new(data);
+    dir.init().map_err(|e| miette::miette!("{e}"))?;
+    keyward::service::KeyService::open(&dir, region).map_err(|e| miette::miette!("{e}"))
+}
+
+fn kms_cmd(a: KmsArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let caller = Caller::parse(&a.principal)?;
+    let mut identity = keyward::service::Identity::new(caller);
+    for p in &a.iam_policies {
+        identity =
+            identity.with_iam_policy(compile::compile_policy(&read(p)?, PolicyKind::IamPolicy)?);
+    }
+    let text = if a.request == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .map_err(|e| miette::miette!("stdin: {e}"))?;
+        t
+    } else {
+        a.request.clone()
+    };
+    let input: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| miette::miette!(code = "keyward::usage", "the request is not JSON: {e}"))?;
+    let service = open_service(&a.data, &a.region)?;
+    match service.call(&identity, &a.operation, &input) {
+        Ok(v) => {
+            out.write_all(pretty(&v)?.as_bytes())
+                .map_err(|e| miette::miette!("{e}"))?;
+            Ok(ExitCode::Ok)
+        }
+        Err(e) => {
+            eprintln!(
+                "{}",
+                serde_json::json!({"__type": e.kind.aws_type(), "message": e.message})
+            );
+            Ok(ExitCode::Denied)
+        }
+    }
+}
+
+fn audit_cmd(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let AuditCommand::Verify { file, data } = a.command;
+    let path = file.unwrap_or_else(|| keyward::service::DataDir::new(&data).audit_log());
+    match keyward::audit::verify(&path) {
+        Ok(n) => {
+            out.write_all(format!("audit log {} intact: {n} records\n", path.display()).as_bytes())
+                .map_err(|e| miette::miette!("{e}"))?;
+            Ok(ExitCode::Ok)
+        }
+        Err(keyward::audit::AuditError::Io(e)) => {
+            Err(miette::miette!("cannot read {}: {e}", path.display()))
+        }
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            Ok(ExitCode::Denied)
+        }
+    }
+}
+
+fn debug_cmd(a: DebugArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    use base64::Engine;
+    let DebugCommand::CrashLoop { data } = a.command;
+    let service = open_service(&data, "us-east-1")?;
+    let admin = keyward::service::Identity::new(Caller::parse("111122223333")?);
+    for i in 0u64.. {
+        let key = service
+            .call(
+                &admin,
+                "CreateKey",
+                &serde_json::json!({"Description": format!("crash {i}")}),
+            )
+            .map_err(|e| miette::miette!("{e}"))?;
+        let arn = key["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let plaintext = base64::engine::general_purpose::STANDARD.encode(format!("message {i}"));
+        let ct = service
+            .call(&admin, "Encrypt", &serde_json::json!({"KeyId": arn, "Plaintext": plaintext, "EncryptionContext": {"i": i.to_string()}}))
+            .map_err(|e| miette::miette!("{e}"))?;
+        let line = format!(
+            "ACK {i} {arn} {} {plaintext}\n",
+            ct["CiphertextBlob"].as_str().unwrap_or_default()
+        );
+        out.write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| miette::miette!("{e}"))?;
+    }
+    Ok(ExitCode::Ok)
 }

@@ -5,6 +5,19 @@
 //! take the [`Permit`] the evaluator issued, so an unauthorized unwrap does
 //! not compile. Secrets never implement `Debug` or `Serialize` and are wiped
 //! on drop.
+//!
+//! Only `eval::authorize` makes a permit; code cannot forge one:
+//!
+//! ```compile_fail
+//! let permit = keyward::eval::Permit { key_id: String::new(), action: todo!(), caller: String::new() };
+//! ```
+//!
+//! and the root key opens nothing without one:
+//!
+//! ```compile_fail
+//! let root = keyward::crypto::RootKey::generate();
+//! let material = root.unseal("key", 1, &[]);
+//! ```
 
 pub mod blob;
 
@@ -128,7 +141,9 @@ impl RootKey {
     }
 
     /// Opens what [`RootKey::seal`] produced for this key id and version.
-    pub fn unseal(&self, key_id: &str, version: u32, sealed: &[u8]) -> Result<Secret, CryptoError> {
+    /// Private: the only way to key material is [`KeyMaterial::open`], which
+    /// takes a [`Permit`].
+    fn unseal(&self, key_id: &str, version: u32, sealed: &[u8]) -> Result<Secret, CryptoError> {
         let (nonce, ct) = sealed
             .split_first_chunk::<12>()
             .ok_or(CryptoError::Truncated)?;

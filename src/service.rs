@@ -1693,6 +1693,14 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
+        let through_grant = call
+            .decisions
+            .last()
+            .and_then(|d| d["decidedBy"][0]["source"].as_str())
+            == Some("grant");
+        if through_grant {
+            self.check_child_grant(id, &key, &operations, constraints.as_ref())?;
+        }
         // Validate the grant through the same parser the evaluator reads.
         let grant_id = hex(crypto::random_bytes(32).expose());
         let mut doc = json!({
@@ -1778,6 +1786,60 @@ impl KeyService {
         })?;
         self.forget(&key.key_id);
         Ok(json!({"GrantId": grant_id, "GrantToken": token}))
+    }
+
+    /// A grant that allows CreateGrant may only create grants for a subset of
+    /// its operations, with constraints at least as strict as its own.
+    fn check_child_grant(
+        &self,
+        id: &Identity,
+        key: &KeyRecord,
+        ops: &[String],
+        constraints: Option<&Value>,
+    ) -> Result<(), KmsError> {
+        let caller: Vec<&str> = id.caller.arns().collect();
+        let child_equals = constraints
+            .map(|c| context_field(c, "EncryptionContextEquals"))
+            .transpose()?
+            .filter(|m| !m.is_empty());
+        let child_subset = constraints
+            .map(|c| context_field(c, "EncryptionContextSubset"))
+            .transpose()?
+            .filter(|m| !m.is_empty());
+        let narrower = |parent: &Value| -> Result<bool, KmsError> {
+            let parent_ops: Vec<String> = strings(parent, "Operations")?;
+            if !parent_ops.iter().any(|o| o == "CreateGrant")
+                || !ops.iter().all(|o| parent_ops.contains(o))
+            {
+                return Ok(false);
+            }
+            let pc = parent.get("Constraints").cloned().unwrap_or(Value::Null);
+            let p_equals = context_field(&pc, "EncryptionContextEquals")?;
+            let p_subset = context_field(&pc, "EncryptionContextSubset")?;
+            let ok_equals = p_equals.is_empty() || child_equals.as_ref() == Some(&p_equals);
+            let includes =
+                |m: &BTreeMap<String, String>| p_subset.iter().all(|(k, v)| m.get(k) == Some(v));
+            let ok_subset = p_subset.is_empty()
+                || child_equals.as_ref().is_some_and(includes)
+                || child_subset.as_ref().is_some_and(includes);
+            Ok(ok_equals && ok_subset)
+        };
+        for (_, d) in self.grant_entries(key)? {
+            let mine = d
+                .get("GranteePrincipal")
+                .and_then(Value::as_str)
+                .is_some_and(|g| caller.contains(&g));
+            if mine && narrower(&d)? {
+                return Ok(());
+            }
+        }
+        Err(KmsError::new(
+            ErrorKind::AccessDenied,
+            format!(
+                "{} may create grants only for operations its own grant allows, with constraints at least as strict",
+                id.caller.arn
+            ),
+        ))
     }
 
     fn grant_entries(&self, key: &KeyRecord) -> Result<Vec<(GrantRecord, Value)>, KmsError> {

@@ -1091,3 +1091,83 @@ fn audit_failure_fails_the_request() {
     assert_eq!(e.kind, ErrorKind::KmsInternal);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn grants_through_grants_only_narrow() {
+    let e = env();
+    let key = create(&e.svc);
+    ok(
+        &e.svc,
+        &admin(),
+        "CreateGrant",
+        json!({
+            "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:role/Pipeline",
+            "Operations": ["Decrypt", "Encrypt", "CreateGrant"],
+            "Constraints": {"EncryptionContextSubset": {"pipeline": "etl"}}
+        }),
+    );
+    let pipeline = Identity::new(
+        Caller::parse("arn:aws:sts::111122223333:assumed-role/Pipeline/p").expect("caller"),
+    );
+    let child = |ops: Value, constraints: Value| {
+        json!({
+            "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:role/Worker", "Operations": ops, "Constraints": constraints
+        })
+    };
+    ok(
+        &e.svc,
+        &pipeline,
+        "CreateGrant",
+        child(
+            json!(["Decrypt"]),
+            json!({"EncryptionContextSubset": {"pipeline": "etl", "stage": "load"}}),
+        ),
+    );
+    ok(
+        &e.svc,
+        &pipeline,
+        "CreateGrant",
+        child(
+            json!(["Encrypt"]),
+            json!({"EncryptionContextEquals": {"pipeline": "etl"}}),
+        ),
+    );
+    // More operations than its own grant.
+    assert_eq!(
+        err(
+            &e.svc,
+            &pipeline,
+            "CreateGrant",
+            child(
+                json!(["Decrypt", "ReEncryptFrom"]),
+                json!({"EncryptionContextSubset": {"pipeline": "etl"}})
+            )
+        )
+        .kind,
+        ErrorKind::AccessDenied
+    );
+    // Looser constraints.
+    assert_eq!(
+        err(
+            &e.svc,
+            &pipeline,
+            "CreateGrant",
+            child(
+                json!(["Decrypt"]),
+                json!({"EncryptionContextSubset": {"stage": "load"}})
+            )
+        )
+        .kind,
+        ErrorKind::AccessDenied
+    );
+    assert_eq!(
+        err(
+            &e.svc,
+            &pipeline,
+            "CreateGrant",
+            child(json!(["Decrypt"]), Value::Null)
+        )
+        .kind,
+        ErrorKind::AccessDenied
+    );
+}

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod crash;
 mod crypto;
 mod diagnostics;
 mod explain;
