@@ -43,6 +43,8 @@ enum Command {
     Compile(CompileArgs),
     /// Check policy and grant documents for errors and risky grants of access.
     Lint(LintArgs),
+    /// Run the key service: the AWS KMS API over HTTP, SigV4-authenticated.
+    Serve(ServeArgs),
     /// Create a data directory and its root key.
     Init(InitArgs),
     /// Run one AWS KMS operation against the local key service.
@@ -55,6 +57,23 @@ enum Command {
 
 /// Where keys live when no `--data` is given.
 const DEFAULT_DATA: &str = "keyward-data";
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    listen: std::net::SocketAddr,
+    /// The data directory (created on first start).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// The identities file (default: DATA/identities.json, created with a
+    /// development administrator on first start).
+    #[arg(long)]
+    identities: Option<PathBuf>,
+    /// The region in key ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
 
 #[derive(Debug, clap::Args)]
 struct InitArgs {
@@ -209,6 +228,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Explain(a) => explain(*a, out),
         Command::Compile(a) => compile_cmd(a, out),
         Command::Lint(a) => lint_cmd(a, out),
+        Command::Serve(a) => serve_cmd(a, out),
         Command::Init(a) => init_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
         Command::Audit(a) => audit_cmd(a, out),
@@ -568,4 +588,53 @@ fn debug_cmd(a: DebugArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
             .map_err(|e| miette::miette!("{e}"))?;
     }
     Ok(ExitCode::Ok)
+}
+
+fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    use keyward::server;
+    let config = server::Config {
+        listen: a.listen,
+        data: a.data.clone(),
+        identities: a.identities.clone(),
+        region: a.region.clone(),
+    };
+    let (service, identities, startup) = server::prepare(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
+    let mut banner = String::new();
+    let shown = startup
+        .credentials
+        .clone()
+        .or_else(|| first_credentials(&startup.identities));
+    runtime.block_on(server::serve(config, service, identities, |addr| {
+        banner.push_str(&format!(
+            "keyward serve: listening on http://{addr}\n  data: {} (identities: {})\n",
+            a.data.display(),
+            startup.identities.display()
+        ));
+        if startup.credentials.is_some() {
+            banner.push_str("  created a development identity: arn:aws:iam::111122223333:user/keyward-admin, allowed kms:*\n");
+        }
+        if let Some((key, secret)) = &shown {
+            banner.push_str(&format!(
+                "\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={}\n  aws kms create-key --endpoint-url http://{addr}\n",
+                a.region
+            ));
+        }
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+    }))?;
+    Ok(ExitCode::Ok)
+}
+
+/// The first identity of an identities file, to show how to connect.
+fn first_credentials(path: &Path) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let first = v.get("identities")?.get(0)?;
+    Some((
+        first.get("access_key_id")?.as_str()?.to_owned(),
+        first.get("secret_access_key")?.as_str()?.to_owned(),
+    ))
 }

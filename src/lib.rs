@@ -15,5 +15,6 @@ pub mod crypto;
 pub mod eval;
 pub mod lint;
 pub mod policy;
+pub mod server;
 pub mod service;
 pub mod store;

@@ -14,3 +14,4 @@ mod lint;
 mod properties;
 mod semantics;
 mod service;
+mod sigv4;

@@ -1,0 +1,445 @@
+//! `keyward serve`: the AWS KMS JSON 1.1 protocol over HTTP, a thin adapter
+//! over [`crate::service`]. Every request is authenticated with SigV4
+//! against the identities file before the service sees it.
+
+pub mod identities;
+pub mod sigv4;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::eval::Caller;
+use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError};
+use identities::Identities;
+
+/// Request bodies larger than this are refused (KMS requests are small:
+/// 4 KB of plaintext, 32 KB of policy).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The header a service identity names its principal in.
+pub const ON_BEHALF_OF: &str = "x-keyward-on-behalf-of";
+
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    pub identities: Option<PathBuf>,
+    pub region: String,
+}
+
+struct AppState {
+    service: KeyService,
+    identities: Identities,
+    metrics: Metrics,
+}
+
+#[derive(Default)]
+struct Metrics {
+    inner: Mutex<MetricsInner>,
+}
+
+#[derive(Default)]
+struct MetricsInner {
+    requests: BTreeMap<(String, String), u64>,
+    denies: BTreeMap<(String, String), u64>,
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+const BUCKETS: [f64; 10] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
+impl Metrics {
+    fn record(&self, op: &str, outcome: &str, denied: Option<(&str, &str)>, seconds: f64) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *m.requests
+            .entry((op.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+        if let Some((p, k)) = denied {
+            *m.denies.entry((p.to_owned(), k.to_owned())).or_default() += 1;
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                m.buckets[i] += 1;
+            }
+        }
+        m.count += 1;
+        m.sum += seconds;
+    }
+
+    fn render(&self) -> String {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        let mut out = String::from(
+            "# HELP keyward_requests_total KMS API requests by operation and outcome.\n# TYPE keyward_requests_total counter\n",
+        );
+        for ((op, outcome), n) in &m.requests {
+            out.push_str(&format!(
+                "keyward_requests_total{{operation=\"{}\",outcome=\"{}\"}} {n}\n",
+                esc(op),
+                esc(outcome)
+            ));
+        }
+        out.push_str("# HELP keyward_denied_total Access denied by principal and key.\n# TYPE keyward_denied_total counter\n");
+        for ((p, k), n) in &m.denies {
+            out.push_str(&format!(
+                "keyward_denied_total{{principal=\"{}\",key=\"{}\"}} {n}\n",
+                esc(p),
+                esc(k)
+            ));
+        }
+        out.push_str("# HELP keyward_request_duration_seconds Request latency.\n# TYPE keyward_request_duration_seconds histogram\n");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            out.push_str(&format!(
+                "keyward_request_duration_seconds_bucket{{le=\"{b}\"}} {}\n",
+                m.buckets[i]
+            ));
+        }
+        out.push_str(&format!(
+            "keyward_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\nkeyward_request_duration_seconds_sum {}\nkeyward_request_duration_seconds_count {}\n",
+            m.count, m.sum, m.count
+        ));
+        out
+    }
+}
+
+fn error_response(status: u16, aws_type: &str, message: &str) -> Response {
+    let body = json!({"__type": aws_type, "message": message}).to_string();
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
+        .header("x-amzn-requestid", uuid::Uuid::new_v4().to_string())
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn kms_error(e: &KmsError) -> Response {
+    error_response(e.kind.http_status(), e.kind.aws_type(), &e.message)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+async fn kms(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let operation = target
+        .strip_prefix("TrentService.")
+        .unwrap_or("")
+        .to_owned();
+    let op_label = if operation.is_empty() {
+        "unknown".to_owned()
+    } else {
+        operation.clone()
+    };
+    let signed = sigv4::SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &pairs,
+        body: &body,
+    };
+    let verified = sigv4::verify(
+        &signed,
+        |key| {
+            state
+                .identities
+                .by_access_key(key)
+                .map(|e| e.secret().to_vec())
+        },
+        now(),
+    );
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            state.metrics.record(
+                &op_label,
+                e.aws_type(),
+                None,
+                started.elapsed().as_secs_f64(),
+            );
+            return error_response(400, e.aws_type(), &e.to_string());
+        }
+    };
+    let Some(entry) = state
+        .identities
+        .by_access_key(&verified.access_key_id)
+        .cloned()
+    else {
+        return error_response(
+            400,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        );
+    };
+    if operation.is_empty() || !crate::service::OPERATIONS.contains(&operation.as_str()) {
+        state.metrics.record(
+            &op_label,
+            "UnknownOperationException",
+            None,
+            started.elapsed().as_secs_f64(),
+        );
+        return error_response(
+            400,
+            "UnknownOperationException",
+            &format!("unknown operation `{target}`"),
+        );
+    }
+    let mut identity = entry.identity.clone();
+    if let Some(behalf) = headers.get(ON_BEHALF_OF).and_then(|v| v.to_str().ok()) {
+        match (
+            &entry.service,
+            entry.may_act_for.iter().any(|p| p == behalf),
+        ) {
+            (Some(service), true) => {
+                identity = match state.identities.by_principal(behalf) {
+                    Some(e) => e.identity.clone(),
+                    None => match Caller::parse(behalf) {
+                        Ok(c) => Identity::new(c),
+                        Err(e) => {
+                            return error_response(400, "ValidationException", &e.to_string());
+                        }
+                    },
+                };
+                identity.via_service = Some(service.clone());
+            }
+            _ => {
+                return error_response(
+                    400,
+                    "AccessDeniedException",
+                    &format!(
+                        "{} may not act on behalf of {behalf}",
+                        entry.identity.caller.arn
+                    ),
+                );
+            }
+        }
+    }
+    identity.source_ip = Some(peer.ip());
+    identity.secure_transport = false;
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                state.metrics.record(
+                    &operation,
+                    "SerializationException",
+                    None,
+                    started.elapsed().as_secs_f64(),
+                );
+                return error_response(
+                    400,
+                    "SerializationException",
+                    &format!("the request body is not JSON: {e}"),
+                );
+            }
+        }
+    };
+    let key_hint = input
+        .get("KeyId")
+        .and_then(Value::as_str)
+        .unwrap_or("-")
+        .to_owned();
+    let st = state.clone();
+    let op = operation.clone();
+    let id2 = identity.clone();
+    let result = tokio::task::spawn_blocking(move || st.service.call(&id2, &op, &input)).await;
+    let result = match result {
+        Ok(r) => r,
+        Err(_) => Err(KmsError::internal("the request failed")),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(v) => {
+            state.metrics.record(&operation, "ok", None, seconds);
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
+                .header("x-amzn-requestid", uuid::Uuid::new_v4().to_string())
+                .body(Body::from(v.to_string()))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        Err(e) => {
+            let denied = (e.kind == ErrorKind::AccessDenied)
+                .then_some((identity.caller.arn.as_str(), key_hint.as_str()));
+            state
+                .metrics
+                .record(&operation, e.kind.aws_type(), denied, seconds);
+            kms_error(&e)
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(Body::from(state.metrics.render()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn too_large_or_other(method: Method) -> Response {
+    if method == Method::POST {
+        error_response(400, "ValidationException", "unsupported path")
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// What a first start prints: how to reach the server.
+pub struct Startup {
+    pub credentials: Option<(String, String)>,
+    pub identities: PathBuf,
+}
+
+/// Prepares the data directory and identities, creating a development
+/// identity on first start.
+pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), miette::Report> {
+    let dir = DataDir::new(&config.data);
+    dir.init().map_err(|e| miette::miette!("{e}"))?;
+    let service = KeyService::open(&dir, &config.region).map_err(|e| miette::miette!("{e}"))?;
+    let (path, credentials) = match &config.identities {
+        Some(p) => (p.clone(), None),
+        None => {
+            let p = config.data.join("identities.json");
+            if p.exists() {
+                (p, None)
+            } else {
+                let (doc, key, secret) = identities::development_identity();
+                let text =
+                    serde_json::to_string_pretty(&doc).map_err(|e| miette::miette!("{e}"))?;
+                write_private(&p, text.as_bytes())
+                    .map_err(|e| miette::miette!("{}: {e}", p.display()))?;
+                (p, Some((key, secret)))
+            }
+        }
+    };
+    let identities = Identities::load(&path)?;
+    Ok((
+        service,
+        identities,
+        Startup {
+            credentials,
+            identities: path,
+        },
+    ))
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Runs the server until SIGINT or SIGTERM; in-flight requests finish and
+/// the audit log is synced before it returns.
+pub async fn serve(
+    config: Config,
+    service: KeyService,
+    identities: Identities,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), miette::Report> {
+    let state = Arc::new(AppState {
+        service,
+        identities,
+        metrics: Metrics::default(),
+    });
+    let app = Router::new()
+        .route("/", post(kms))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(too_large_or_other)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| miette::miette!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| miette::miette!("{e}"))?;
+    ready(addr);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| miette::miette!("server: {e}"))?;
+    state.service.sync().map_err(|e| miette::miette!("{e}"))?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
