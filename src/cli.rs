@@ -47,6 +47,8 @@ enum Command {
     Serve(ServeArgs),
     /// Create a data directory and its root key.
     Init(InitArgs),
+    /// Load-test a KMS endpoint with signed requests over keep-alive connections.
+    Load(LoadArgs),
     /// Run one AWS KMS operation against the local key service.
     Kms(KmsArgs),
     /// Work with the audit log.
@@ -73,6 +75,30 @@ struct ServeArgs {
     /// The region in key ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    /// The endpoint, e.g. http://127.0.0.1:4599.
+    #[arg(long, default_value = "http://127.0.0.1:4599")]
+    endpoint: String,
+    /// Access key id (default: $AWS_ACCESS_KEY_ID).
+    #[arg(long)]
+    access_key_id: Option<String>,
+    /// Secret access key (default: $AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    secret_access_key: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// decrypt, encrypt, generate-data-key; repeatable.
+    #[arg(long = "operation", default_values = ["decrypt", "encrypt", "generate-data-key"])]
+    operations: Vec<String>,
+    /// Concurrent clients, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Seconds per operation.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -230,6 +256,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Lint(a) => lint_cmd(a, out),
         Command::Serve(a) => serve_cmd(a, out),
         Command::Init(a) => init_cmd(a, out),
+        Command::Load(a) => load_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
         Command::Audit(a) => audit_cmd(a, out),
         Command::Debug(a) => debug_cmd(a, out),
@@ -637,4 +664,62 @@ fn first_credentials(path: &Path) -> Option<(String, String)> {
         first.get("access_key_id")?.as_str()?.to_owned(),
         first.get("secret_access_key")?.as_str()?.to_owned(),
     ))
+}
+
+fn load_cmd(a: LoadArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let rest = a.endpoint.strip_prefix("http://").ok_or_else(|| {
+        miette::miette!(
+            code = "keyward::usage",
+            "--endpoint must be http://HOST:PORT"
+        )
+    })?;
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_owned(), p)))
+        .ok_or_else(|| {
+            miette::miette!(
+                code = "keyward::usage",
+                "--endpoint must be http://HOST:PORT"
+            )
+        })?;
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = crate::load::Settings {
+        host,
+        port,
+        access_key_id: a
+            .access_key_id
+            .or_else(|| env("AWS_ACCESS_KEY_ID"))
+            .ok_or_else(|| {
+                miette::miette!("no access key: --access-key-id or AWS_ACCESS_KEY_ID")
+            })?,
+        secret: a
+            .secret_access_key
+            .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+            .ok_or_else(|| {
+                miette::miette!("no secret: --secret-access-key or AWS_SECRET_ACCESS_KEY")
+            })?,
+        region: a.region,
+        clients: a.clients.max(1),
+        duration: std::time::Duration::from_secs(a.seconds.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("{e}"))?;
+    let header = format!(
+        "{} clients, {} s per operation, against {}\n",
+        settings.clients, a.seconds, a.endpoint
+    );
+    out.write_all(header.as_bytes())
+        .map_err(|e| miette::miette!("{e}"))?;
+    for op in &a.operations {
+        let report = runtime
+            .block_on(crate::load::run(&settings, op))
+            .map_err(|e| miette::miette!("{e}"))?;
+        out.write_all(format!("{}\n", report.line()).as_bytes())
+            .map_err(|e| miette::miette!("{e}"))?;
+        let _ = out.flush();
+    }
+    Ok(ExitCode::Ok)
 }

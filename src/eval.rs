@@ -96,10 +96,10 @@ pub fn authorize(
     table: &DecisionTable,
     req: &Request,
 ) -> Result<(Permit, Explanation), Box<Explanation>> {
-    let explanation = explain(table, req);
-    if !explanation.decision.is_allow() {
-        return Err(Box::new(explanation));
+    if !decide(table, req).is_allow() {
+        return Err(Box::new(explain(table, req)));
     }
+    let explanation = explain::explain_allow(table, req);
     let key_id = req
         .resource
         .rsplit_once(":key/")

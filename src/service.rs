@@ -83,7 +83,15 @@ pub struct KeyService {
     region: String,
     clock: Clock,
     tables: RwLock<HashMap<String, Arc<KeyTables>>>,
+    /// Key records, read through from the store. keyward serves one data
+    /// directory from one process, so the cache is the store's truth.
+    records: RwLock<HashMap<String, KeyRecord>>,
+    /// Sealed key material by (key id, version): immutable once written.
+    sealed: RwLock<SealedCache>,
 }
+
+/// Sealed key material by (key id, version).
+type SealedCache = HashMap<(String, u32), Arc<Vec<u8>>>;
 
 /// The files of a data directory.
 pub struct DataDir {
@@ -357,6 +365,8 @@ impl KeyService {
             region: region.to_owned(),
             clock: system_clock(),
             tables: RwLock::new(HashMap::new()),
+            records: RwLock::new(HashMap::new()),
+            sealed: RwLock::new(HashMap::new()),
         })
     }
 
@@ -522,17 +532,59 @@ impl KeyService {
         } else {
             (key_id.to_owned(), None)
         };
-        let mut key = self.store.key(&id)?.ok_or_else(missing)?;
+        let mut key = self.load_key(&id)?.ok_or_else(missing)?;
         let now = self.now();
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
-            self.store.delete_key(&key.key_id)?;
-            self.forget(&key.key_id);
+            self.delete_key(&key.key_id)?;
             return Err(missing());
         }
         if key.state == KeyState::Enabled && key.next_rotation.is_some_and(|t| t <= now) {
             self.rotate(&mut key, "AUTOMATIC")?;
         }
         Ok((key, alias))
+    }
+
+    fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
+        if let Some(k) = self
+            .records
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+        {
+            return Ok(Some(k.clone()));
+        }
+        let k = self.store.key(key_id)?;
+        if let Some(k) = &k {
+            self.records
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k.key_id.clone(), k.clone());
+        }
+        Ok(k)
+    }
+
+    /// Writes a changed key record (durably) and refreshes the cache.
+    fn save_key(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        self.store.update_key(key)?;
+        self.records
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.key_id.clone(), key.clone());
+        Ok(())
+    }
+
+    fn delete_key(&self, key_id: &str) -> Result<(), KmsError> {
+        self.store.delete_key(key_id)?;
+        self.records
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
+        self.sealed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _), _| k != key_id);
+        self.forget(key_id);
+        Ok(())
     }
 
     fn forget(&self, key_id: &str) {
@@ -673,13 +725,31 @@ impl KeyService {
         key: &KeyRecord,
         version: u32,
     ) -> Result<KeyMaterial, KmsError> {
-        let v = self.store.version(&key.key_id, version)?.ok_or_else(|| {
-            KmsError::new(
-                ErrorKind::InvalidCiphertext,
-                "the ciphertext refers to a key version that does not exist",
-            )
-        })?;
-        KeyMaterial::open(permit, &self.root, &key.key_id, version, &v.sealed)
+        let cache_key = (key.key_id.clone(), version);
+        let cached = self
+            .sealed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+            .cloned();
+        let sealed = match cached {
+            Some(s) => s,
+            None => {
+                let v = self.store.version(&key.key_id, version)?.ok_or_else(|| {
+                    KmsError::new(
+                        ErrorKind::InvalidCiphertext,
+                        "the ciphertext refers to a key version that does not exist",
+                    )
+                })?;
+                let s = Arc::new(v.sealed);
+                self.sealed
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(cache_key, s.clone());
+                s
+            }
+        };
+        KeyMaterial::open(permit, &self.root, &key.key_id, version, &sealed)
             .map_err(|e| KmsError::internal(format!("key material: {e}")))
     }
 
@@ -704,6 +774,10 @@ impl KeyService {
                 kind: kind.to_owned(),
             },
         )?;
+        self.records
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.key_id.clone(), key.clone());
         Ok(())
     }
 
@@ -943,8 +1017,7 @@ impl KeyService {
         let mut items = Vec::new();
         for k in self.store.keys()? {
             if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= now) {
-                self.store.delete_key(&k.key_id)?;
-                self.forget(&k.key_id);
+                self.delete_key(&k.key_id)?;
                 continue;
             }
             items.push(json!({"KeyId": k.key_id, "KeyArn": k.arn}));
@@ -968,7 +1041,7 @@ impl KeyService {
         } else {
             KeyState::Disabled
         };
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         Ok(json!({}))
     }
 
@@ -1003,7 +1076,7 @@ impl KeyService {
         key.state = KeyState::PendingDeletion;
         key.deletion_date = Some(when);
         key.pending_window_days = Some(days);
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         Ok(json!({
             "KeyId": key.arn, "DeletionDate": when, "KeyState": "PendingDeletion", "PendingWindowInDays": days
         }))
@@ -1033,7 +1106,7 @@ impl KeyService {
         key.state = KeyState::Disabled;
         key.deletion_date = None;
         key.pending_window_days = None;
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         Ok(json!({ "KeyId": key.arn }))
     }
 
@@ -1080,7 +1153,7 @@ impl KeyService {
             key.rotation_period_days = None;
             key.next_rotation = None;
         }
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         Ok(json!({}))
     }
 
@@ -1170,7 +1243,7 @@ impl KeyService {
             Facts::default(),
         )?;
         key.description = description.to_owned();
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         Ok(json!({}))
     }
 
@@ -1534,7 +1607,7 @@ impl KeyService {
             if filter.as_ref().is_some_and(|k| k.key_id != a.key_id) {
                 continue;
             }
-            let account = match self.store.key(&a.key_id)? {
+            let account = match self.load_key(&a.key_id)? {
                 Some(k) => k.account,
                 None => continue,
             };
@@ -1579,7 +1652,7 @@ impl KeyService {
         )?;
         let compiled = self.check_new_policy(id, &key.key_id, &key.arn, policy, bypass)?;
         key.policy = policy.to_owned();
-        self.store.update_key(&key)?;
+        self.save_key(&key)?;
         let grants = self.key_tables(&key)?.grants.clone();
         self.tables
             .write()

@@ -158,15 +158,20 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
                 None => "explicitly denied".to_owned(),
             }
         }
-        DecisionKind::Allow => allow_reason(
-            req,
-            key_applies,
-            key_allow.as_ref(),
-            iam_allow.as_ref(),
-            &grants,
-            &mut decided_by,
-            decider,
-        ),
+        DecisionKind::Allow => {
+            let allowing = Allowing {
+                key: key_allow
+                    .as_ref()
+                    .map(|k| (&k.origin, k.via.unwrap_or(PrincipalMatch::Direct))),
+                iam: iam_allow.as_ref().map(|i| &i.origin),
+                grant: grants
+                    .for_caller
+                    .iter()
+                    .find(|g| g.allows)
+                    .map(|g| (&g.origin, g.grant_id.as_str())),
+            };
+            allow_reason(req, key_applies, &allowing, &mut decided_by)
+        }
         DecisionKind::ImplicitDeny => {
             implicit_deny_reason(req, key_applies, key_allow.as_ref(), &action)
         }
@@ -188,56 +193,121 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
     }
 }
 
+/// What allowed a request: the key-policy statement (and how its principal
+/// matched), the IAM statement, the grant.
+struct Allowing<'a> {
+    key: Option<(&'a Origin, PrincipalMatch)>,
+    iam: Option<&'a Origin>,
+    grant: Option<(&'a Origin, &'a str)>,
+}
+
+fn decider(source: &'static str, origin: &Origin) -> Decider {
+    Decider {
+        source,
+        origin: origin.clone(),
+        effect: Effect::Allow,
+    }
+}
+
 fn allow_reason(
     req: &Request,
     key_applies: bool,
-    key_allow: Option<&StatementTrace>,
-    iam_allow: Option<&StatementTrace>,
-    grants: &GrantsTrace,
+    a: &Allowing<'_>,
     decided_by: &mut Vec<Decider>,
-    decider: impl Fn(&StatementTrace) -> Decider,
 ) -> String {
     if !key_applies {
         if req.caller.is_root() {
             return "allowed: the account root needs no IAM policy, and this action has no key policy".into();
         }
-        if let Some(i) = iam_allow {
-            decided_by.push(decider(i));
+        if let Some(i) = a.iam {
+            decided_by.push(decider("iam_policy", i));
             return format!(
-                "allowed by IAM policy statement {}; {} is not authorized on a key, so no key policy applies",
-                i.origin, req.action
+                "allowed by IAM policy statement {i}; {} is not authorized on a key, so no key policy applies",
+                req.action
             );
         }
     }
-    if let Some(k) = key_allow {
-        let via = k.via.unwrap_or(PrincipalMatch::Direct);
+    if let Some((k, via)) = a.key {
         if !needs_iam(via, req) {
-            decided_by.push(decider(k));
-            return format!("allowed by key policy statement {}", k.origin);
+            decided_by.push(decider("key_policy", k));
+            return format!("allowed by key policy statement {k}");
         }
-        if let Some(i) = iam_allow {
-            decided_by.push(decider(k));
-            decided_by.push(decider(i));
+        if let Some(i) = a.iam {
+            decided_by.push(decider("key_policy", k));
+            decided_by.push(decider("iam_policy", i));
             let why = if via == PrincipalMatch::Account {
                 "which allows the caller's account and so delegates to IAM"
             } else {
                 "and, as the caller is in another account, its own IAM policy"
             };
-            return format!(
-                "allowed by key policy statement {}, {why}: IAM policy statement {}",
-                k.origin, i.origin
-            );
+            return format!("allowed by key policy statement {k}, {why}: IAM policy statement {i}");
         }
     }
-    if let Some(g) = grants.for_caller.iter().find(|g| g.allows) {
-        decided_by.push(Decider {
-            source: "grant",
-            origin: g.origin.clone(),
-            effect: Effect::Allow,
-        });
-        return format!("allowed by grant {}", g.grant_id);
+    if let Some((origin, id)) = a.grant {
+        decided_by.push(decider("grant", origin));
+        return format!("allowed by grant {id}");
     }
     "allowed".into()
+}
+
+/// The explanation of an allowed request without tracing the statements
+/// that did not apply: what the service records for every allowed call.
+/// Denials get the full [`explain`].
+pub fn explain_allow(table: &DecisionTable, req: &Request) -> Explanation {
+    let key_applies = req.action.info().resource == ResourceKind::Key;
+    let key = if key_applies {
+        let mut best: Option<(&Origin, PrincipalMatch)> = None;
+        for row in table.key_policy.allow_rows(req.action) {
+            match applies(row, req) {
+                Some(PrincipalMatch::Direct) => {
+                    best = Some((&row.origin, PrincipalMatch::Direct));
+                    break;
+                }
+                Some(m) if best.is_none() => best = Some((&row.origin, m)),
+                _ => {}
+            }
+        }
+        best
+    } else {
+        None
+    };
+    let iam = table
+        .iam_policies
+        .iter()
+        .flat_map(|p| p.allow_rows(req.action))
+        .find(|r| applies(r, req).is_some())
+        .map(|r| &r.origin);
+    let grant = req
+        .caller
+        .arns()
+        .flat_map(|arn| table.grants.for_grantee(arn))
+        .find(|g| super::grant_allows(g, req))
+        .map(|g| (&g.origin, g.grant_id.as_str()));
+    let mut decided_by = Vec::new();
+    let reason = allow_reason(
+        req,
+        key_applies,
+        &Allowing { key, iam, grant },
+        &mut decided_by,
+    );
+    Explanation {
+        decision: DecisionKind::Allow,
+        reason,
+        request: RequestView {
+            principal: req.caller.arn.clone(),
+            action: req.action.to_string(),
+            resource: req.resource.clone(),
+            key_account: req.key_account.as_ref().map(|a| a.0.clone()),
+            same_account: req.same_account(),
+            context: BTreeMap::new(),
+        },
+        decided_by,
+        statements: Vec::new(),
+        grants: GrantsTrace {
+            total: table.grants.len(),
+            for_caller: Vec::new(),
+        },
+    }
 }
 
 fn implicit_deny_reason(

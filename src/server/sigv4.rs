@@ -244,3 +244,52 @@ pub fn verify(
         Err(SigError::BadSignature)
     }
 }
+
+/// Signs a request (for clients and load tools): the `Authorization` header
+/// value over every header given, which must include `host` and
+/// `x-amz-date`.
+#[allow(clippy::too_many_arguments)]
+pub fn authorization(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    access_key_id: &str,
+    secret: &[u8],
+    region: &str,
+    service: &str,
+) -> String {
+    let mut names: Vec<String> = headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let amz_date = header(headers, "x-amz-date").unwrap_or("");
+    let date = amz_date.get(..8).unwrap_or("");
+    let mut canonical_headers = String::new();
+    for name in &names {
+        let values: Vec<String> = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| canonical_value(v))
+            .collect();
+        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+    }
+    let canonical_request = format!(
+        "{method}\n{path}\n\n{canonical_headers}\n{}\n{}",
+        names.join(";"),
+        sha256_hex(body)
+    );
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    );
+    let key = signing_key(secret, date, region, service);
+    format!(
+        "AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, SignedHeaders={}, Signature={}",
+        names.join(";"),
+        hex::encode(hmac(&key, string_to_sign.as_bytes()))
+    )
+}
