@@ -23,17 +23,14 @@ pub struct Settings {
 
 /// One keep-alive HTTP/1.1 connection that speaks the KMS protocol.
 struct Conn {
-    reader: BufReader<TcpStream>,
+    /// `None` after the server answered `Connection: close`.
+    reader: Option<BufReader<TcpStream>>,
 }
 
 impl Conn {
     async fn open(s: &Settings) -> Result<Conn, String> {
-        let stream = TcpStream::connect((s.host.as_str(), s.port))
-            .await
-            .map_err(|e| format!("connect {}:{}: {e}", s.host, s.port))?;
-        let _ = stream.set_nodelay(true);
         Ok(Conn {
-            reader: BufReader::new(stream),
+            reader: Some(connect(s).await?),
         })
     }
 
@@ -78,22 +75,27 @@ impl Conn {
             body.len()
         ));
         let io = |e: std::io::Error| e.to_string();
-        self.reader
+        let mut reader = match self.reader.take() {
+            Some(r) => r,
+            None => connect(s).await?,
+        };
+        reader
             .get_mut()
             .write_all(req.as_bytes())
             .await
             .map_err(io)?;
         let mut line = String::new();
-        self.reader.read_line(&mut line).await.map_err(io)?;
+        reader.read_line(&mut line).await.map_err(io)?;
         let status: u16 = line
             .split(' ')
             .nth(1)
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| format!("bad status line {line:?}"))?;
         let mut length = 0usize;
+        let mut close = false;
         loop {
             line.clear();
-            self.reader.read_line(&mut line).await.map_err(io)?;
+            reader.read_line(&mut line).await.map_err(io)?;
             if line == "\r\n" || line.is_empty() {
                 break;
             }
@@ -103,11 +105,26 @@ impl Conn {
             {
                 length = v.trim().parse().unwrap_or(0);
             }
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
+            }
         }
         let mut buf = vec![0u8; length];
-        self.reader.read_exact(&mut buf).await.map_err(io)?;
+        reader.read_exact(&mut buf).await.map_err(io)?;
+        if !close {
+            self.reader = Some(reader);
+        }
         Ok((status, serde_json::from_slice(&buf).unwrap_or(Value::Null)))
     }
+}
+
+async fn connect(s: &Settings) -> Result<BufReader<TcpStream>, String> {
+    let stream = TcpStream::connect((s.host.as_str(), s.port))
+        .await
+        .map_err(|e| format!("connect {}:{}: {e}", s.host, s.port))?;
+    let _ = stream.set_nodelay(true);
+    Ok(BufReader::new(stream))
 }
 
 /// What one run measured.
