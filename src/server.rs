@@ -145,9 +145,16 @@ async fn kms(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
+    let Ok(body) = body else {
+        return error_response(
+            413,
+            "ValidationException",
+            &format!("the request body exceeds {MAX_BODY} bytes"),
+        );
+    };
     let pairs: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {

@@ -94,3 +94,7 @@ def client_for(server, who, secret=None):
 @pytest.fixture(scope="session")
 def kms(server):
     return client_for(server, "admin")
+
+
+def keyward_bin():
+    return os.environ.get("KEYWARD_BIN", os.path.join("target", "debug", "keyward"))
