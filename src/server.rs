@@ -262,6 +262,7 @@ async fn kms(
         }
     }
     identity.source_ip = Some(peer.ip());
+    identity.region = Some(verified.region.clone());
     identity.secure_transport = false;
     let input: Value = if body.is_empty() {
         json!({})

@@ -38,6 +38,9 @@ pub struct Identity {
     pub via_service: Option<String>,
     pub source_ip: Option<IpAddr>,
     pub secure_transport: bool,
+    /// The region the caller signed for (the SigV4 credential scope);
+    /// the service's own region when unset.
+    pub region: Option<String>,
 }
 
 impl Identity {
@@ -49,6 +52,7 @@ impl Identity {
             via_service: None,
             source_ip: None,
             secure_transport: false,
+            region: None,
         }
     }
 
@@ -187,21 +191,23 @@ struct Call {
 impl Call {
     fn record(&mut self, key: &KeyRecord, explanation: &Explanation) {
         self.resources.push((key.account.clone(), key.arn.clone()));
-        self.decisions.push(json!({
-            "action": explanation.request.action,
-            "decision": explanation.decision,
-            "reason": explanation.reason,
-            "decidedBy": explanation.decided_by,
-        }));
+        self.record_account(explanation);
     }
 
+    /// Allowed calls record what allowed them; denied calls record the whole
+    /// explanation: every statement and the element that failed.
     fn record_account(&mut self, explanation: &Explanation) {
-        self.decisions.push(json!({
+        let mut d = json!({
             "action": explanation.request.action,
             "decision": explanation.decision,
             "reason": explanation.reason,
             "decidedBy": explanation.decided_by,
-        }));
+        });
+        if let (false, Some(o)) = (explanation.decision.is_allow(), d.as_object_mut()) {
+            o.insert("statements".into(), json!(explanation.statements));
+            o.insert("grants".into(), json!(explanation.grants));
+        }
+        self.decisions.push(d);
     }
 }
 
@@ -888,7 +894,8 @@ impl KeyService {
                 )
             })?;
         let key_id = uuid::Uuid::new_v4().to_string();
-        let arn = format!("arn:aws:kms:{}:{account}:key/{key_id}", self.region);
+        let region = id.region.clone().unwrap_or_else(|| self.region.clone());
+        let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
         let policy = match s(input, "Policy")? {
             Some(p) => p.to_owned(),
             None => default_policy(&account),
@@ -910,7 +917,7 @@ impl KeyService {
             key_id: key_id.clone(),
             arn: arn.clone(),
             account: account.clone(),
-            region: self.region.clone(),
+            region,
             description: s(input, "Description")?.unwrap_or("").to_owned(),
             state: KeyState::Enabled,
             key_spec: spec.to_owned(),
@@ -1612,7 +1619,7 @@ impl KeyService {
                 None => continue,
             };
             items.push(json!({
-                "AliasName": a.name, "AliasArn": alias_arn(&self.region, &account, &a.name),
+                "AliasName": a.name, "AliasArn": alias_arn(id.region.as_deref().unwrap_or(&self.region), &account, &a.name),
                 "TargetKeyId": a.key_id, "CreationDate": a.created, "LastUpdatedDate": a.updated
             }));
         }

@@ -1056,6 +1056,24 @@ fn audit_log_records_every_call_and_detects_tampering() {
         denied["keyward"]["decisions"][0]["decision"],
         "ImplicitDeny"
     );
+    // A denial records the whole explanation: every statement, how it
+    // matched or which element failed.
+    let traced = &denied["keyward"]["decisions"][0]["statements"][0];
+    assert_eq!(
+        (traced["applies"].clone(), traced["via"].clone()),
+        (json!(true), json!("account"))
+    );
+    assert!(
+        denied["keyward"]["decisions"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no IAM policy of the caller allows kms:Decrypt"))
+    );
+    // An allowed call records what allowed it, not every statement.
+    assert!(
+        records[1]["keyward"]["decisions"][0]
+            .get("statements")
+            .is_none()
+    );
     assert_eq!(
         records[1]["keyward"]["decisions"][0]["decidedBy"][0]["source"],
         "key_policy"
@@ -1169,5 +1187,20 @@ fn grants_through_grants_only_narrow() {
         )
         .kind,
         ErrorKind::AccessDenied
+    );
+}
+
+#[test]
+fn keys_take_the_region_the_caller_signed_for() {
+    let e = env();
+    let mut id = admin();
+    id.region = Some("eu-west-1".into());
+    let arn = ok(&e.svc, &id, "CreateKey", json!({}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        arn.starts_with("arn:aws:kms:eu-west-1:111122223333:key/"),
+        "{arn}"
     );
 }
