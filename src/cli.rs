@@ -75,6 +75,12 @@ struct ServeArgs {
     /// The region in key ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -624,6 +630,12 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         data: a.data.clone(),
         identities: a.identities.clone(),
         region: a.region.clone(),
+        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let (service, identities, startup) = server::prepare(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -637,7 +649,7 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         .or_else(|| first_credentials(&startup.identities));
     runtime.block_on(server::serve(config, service, identities, |addr| {
         banner.push_str(&format!(
-            "keyward serve: listening on http://{addr}\n  data: {} (identities: {})\n",
+            "keyward serve: listening on {scheme}://{addr}\n  data: {} (identities: {})\n",
             a.data.display(),
             startup.identities.display()
         ));
@@ -646,7 +658,7 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         }
         if let Some((key, secret)) = &shown {
             banner.push_str(&format!(
-                "\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={}\n  aws kms create-key --endpoint-url http://{addr}\n",
+                "\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n",
                 a.region
             ));
         }

@@ -35,7 +35,13 @@ pub struct Config {
     pub data: PathBuf,
     pub identities: Option<PathBuf>,
     pub region: String,
+    /// Serve HTTPS with this certificate chain and private key (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
+
+/// Marks a request that arrived over TLS (`aws:SecureTransport`).
+#[derive(Debug, Clone, Copy)]
+struct Secure;
 
 struct AppState {
     service: KeyService,
@@ -142,6 +148,7 @@ fn now() -> i64 {
 async fn kms(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    secure: Option<axum::Extension<Secure>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -263,7 +270,7 @@ async fn kms(
     }
     identity.source_ip = Some(peer.ip());
     identity.region = Some(verified.region.clone());
-    identity.secure_transport = false;
+    identity.secure_transport = secure.is_some();
     let input: Value = if body.is_empty() {
         json!({})
     } else {
@@ -410,20 +417,92 @@ pub async fn serve(
         .fallback(too_large_or_other)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
+    let acceptor = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| miette::miette!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| miette::miette!("{e}"))?;
     ready(addr);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| miette::miette!("server: {e}"))?;
+    match acceptor {
+        None => axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| miette::miette!("server: {e}"))?,
+        Some(acceptor) => serve_tls(listener, acceptor, app).await,
+    }
     state.service.sync().map_err(|e| miette::miette!("{e}"))?;
     Ok(())
+}
+
+fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, miette::Report> {
+    use std::io::BufReader;
+    let open = |p: &std::path::Path| {
+        std::fs::File::open(p)
+            .map(BufReader::new)
+            .map_err(|e| miette::miette!("{}: {e}", p.display()))
+    };
+    let certs = rustls_pemfile::certs(&mut open(cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| miette::miette!("{}: {e}", cert.display()))?;
+    let key = rustls_pemfile::private_key(&mut open(key)?)
+        .map_err(|e| miette::miette!("{}: {e}", key.display()))?
+        .ok_or_else(|| miette::miette!("{}: no private key", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| miette::miette!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| miette::miette!("TLS certificate: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// HTTPS: each connection's requests carry the peer address and the
+/// [`Secure`] mark. On shutdown, stop accepting and let open connections
+/// finish their requests.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+) {
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else { return };
+                    let svc = app.map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req.extensions_mut().insert(Secure);
+                        req
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(
+                        hyper_util::rt::TokioIo::new(tls),
+                        hyper_util::service::TowerToHyperService::new(svc),
+                    );
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            () = &mut stop => break,
+        }
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await;
 }
 
 async fn shutdown() {
