@@ -752,7 +752,8 @@ pub fn describe_principal(p: &PrincipalMatcher) -> String {
     }
 }
 
-fn wrap(text: &str, width: usize) -> String {
+/// Word-wraps text at `width` columns.
+pub fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = 0;
     for word in text.split(' ') {

@@ -15,7 +15,7 @@ use std::fmt;
 pub use config::Config;
 pub use rules::RULES;
 
-use crate::compile::{CompileError, CompiledPolicy, PolicyKind};
+use crate::compile::{CompileError, CompiledPolicy, PolicyKind, wrap};
 use crate::policy::ast::{Grant, Policy};
 use crate::policy::{Document, Node, ParseError, Source, Span, parse_document};
 
@@ -97,23 +97,6 @@ impl RuleInfo {
                 .join("\n"),
         )
     }
-}
-
-fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = 0;
-    for word in text.split_whitespace() {
-        if line > 0 && line + 1 + word.len() > width {
-            out.push('\n');
-            line = 0;
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
-        }
-        out.push_str(word);
-        line += word.len();
-    }
-    out
 }
 
 /// One problem found in one document.

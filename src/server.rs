@@ -362,7 +362,7 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
                 let (doc, key, secret) = identities::development_identity();
                 let text =
                     serde_json::to_string_pretty(&doc).map_err(|e| miette::miette!("{e}"))?;
-                write_private(&p, text.as_bytes())
+                crate::service::write_private(&p, text.as_bytes())
                     .map_err(|e| miette::miette!("{}: {e}", p.display()))?;
                 (p, Some((key, secret)))
             }
@@ -377,24 +377,6 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
             identities: path,
         },
     ))
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish and

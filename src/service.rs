@@ -163,8 +163,9 @@ impl DataDir {
     }
 }
 
+/// Writes a new file readable by its owner only (mode 0600), durably.
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -176,8 +177,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Writes a new file (no permission bits to set on this platform).
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
@@ -1074,11 +1076,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        if !(7..=30).contains(&days) {
-            return Err(KmsError::validation(format!(
-                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
-            )));
-        }
+        in_range(days, 7, 30, "pendingWindowInDays")?;
         let when = self.now() + days * 86_400;
         key.state = KeyState::PendingDeletion;
         key.deletion_date = Some(when);
@@ -1141,11 +1139,7 @@ impl KeyService {
                     ..Facts::default()
                 },
             )?;
-            if !(90..=2560).contains(&days) {
-                return Err(KmsError::validation(format!(
-                    "1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
-                )));
-            }
+            in_range(days, 90, 2560, "rotationPeriodInDays")?;
             key.rotation_period_days = Some(days);
             key.next_rotation = Some(self.now() + days * 86_400);
         } else {
@@ -1429,11 +1423,9 @@ impl KeyService {
         let size = match (s(input, "KeySpec")?, int(input, "NumberOfBytes")?) {
             (Some("AES_256"), None) => 32,
             (Some("AES_128"), None) => 16,
-            (None, Some(n)) if (1..=1024).contains(&n) => usize::try_from(n).unwrap_or(32),
             (None, Some(n)) => {
-                return Err(KmsError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
-                )));
+                in_range(n, 1, 1024, "numberOfBytes")?;
+                usize::try_from(n).unwrap_or(32)
             }
             (Some(spec), None) => {
                 return Err(KmsError::validation(format!(
@@ -1488,11 +1480,7 @@ impl KeyService {
     ) -> Result<Value, KmsError> {
         self.authorize_account(call, id, "GenerateRandom", Facts::default())?;
         let n = int(input, "NumberOfBytes")?.unwrap_or(32);
-        if !(1..=1024).contains(&n) {
-            return Err(KmsError::validation(format!(
-                "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
-            )));
-        }
+        in_range(n, 1, 1024, "numberOfBytes")?;
         let bytes = crypto::random_bytes(usize::try_from(n).unwrap_or(32));
         Ok(json!({"Plaintext": B64.encode(bytes.expose())}))
     }
@@ -2206,6 +2194,17 @@ fn compile_key_policy(key_id: &str, text: &str) -> Result<CompiledPolicy, KmsErr
     })
 }
 
+/// AWS's ValidationException for a number outside its range.
+fn in_range(value: i64, lo: i64, hi: i64, member: &str) -> Result<(), KmsError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(KmsError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value between {lo} and {hi}"
+        )))
+    }
+}
+
 fn check_state(key: &KeyRecord, need: Need) -> Result<(), KmsError> {
     match (key.state, need) {
         (KeyState::PendingDeletion, Need::Usable | Need::NotPending) => Err(KmsError::new(
@@ -2303,11 +2302,7 @@ fn tag_list(input: &Value) -> Result<Vec<(String, String)>, KmsError> {
 
 fn paginate(items: Vec<Value>, input: &Value) -> Result<(Vec<Value>, Option<String>), KmsError> {
     let limit = int(input, "Limit")?.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(KmsError::validation(format!(
-            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000"
-        )));
-    }
+    in_range(limit, 1, 1000, "limit")?;
     let start = match s(input, "Marker")? {
         Some(m) => m
             .parse::<usize>()

@@ -134,19 +134,25 @@ impl fmt::Display for PrincipalId {
     }
 }
 
+/// The six colon-separated parts of an ARN (the last keeps any further
+/// colons): partition, service, region, account, resource.
+pub fn arn_parts(arn: &str) -> Option<[&str; 6]> {
+    let mut it = arn.splitn(6, ':');
+    Some([
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ])
+}
+
 /// `ACCOUNT:ROLE-NAME` for an IAM role ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`)
 /// or an assumed-role session ARN (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
 /// A session's ARN drops the role's path, so roles are compared by this key.
 pub fn role_key(arn: &str) -> Option<String> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(service), Some(""), Some(account), Some(rest)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let ["arn", _, service, "", account, rest] = arn_parts(arn)? else {
         return None;
     };
     let name = match service {

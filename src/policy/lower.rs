@@ -433,15 +433,7 @@ fn principal_id(kind: &str, s: &Node<String>, errs: &mut Errors) -> Option<Optio
 
 /// `arn:aws:iam::111122223333:root` → the account.
 pub fn root_account(arn: &str) -> Option<AccountId> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("iam"), Some(""), Some(acct), Some("root")) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let ["arn", _, "iam", "", acct, "root"] = arn_parts(arn)? else {
         return None;
     };
     AccountId::parse(acct)
