@@ -6,6 +6,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::hint::black_box;
+
+/// The allocator the `keyward` binary ships with, so figures are the
+/// product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -9,6 +9,11 @@
 
 use std::hint::black_box;
 
+/// The allocator the `keyward` binary ships with, so figures are the
+/// product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::eval::Caller;
 use keyward::service::{DataDir, Identity, KeyService};

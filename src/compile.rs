@@ -349,7 +349,7 @@ fn compile_row(
     let conditions = s
         .conditions
         .iter()
-        .filter_map(|c| compile_condition(c, variables, errors))
+        .filter_map(|c| compile_condition(c, variables, actions, errors))
         .collect();
     Some(Row {
         origin,
@@ -375,17 +375,31 @@ pub fn actions_covered(element: &ast::ActionElement) -> ActionSet {
 
 /// Action patterns already resolved in this compilation: policies repeat the
 /// same few patterns (`kms:Describe*`, `kms:GenerateDataKey*`) many times.
+/// It also keeps the `Like` patterns compiled so far: a glob costs a regex
+/// compilation, and statements repeat their patterns.
 #[derive(Default)]
-struct ActionCache(HashMap<String, ActionSet>);
+struct ActionCache {
+    actions: HashMap<String, ActionSet>,
+    likes: HashMap<(String, bool), Pattern>,
+}
 
 impl ActionCache {
     fn named(&mut self, pattern: &str) -> ActionSet {
-        if let Some(set) = self.0.get(pattern) {
+        if let Some(set) = self.actions.get(pattern) {
             return *set;
         }
         let set = actions_named(pattern);
-        self.0.insert(pattern.to_owned(), set);
+        self.actions.insert(pattern.to_owned(), set);
         set
+    }
+
+    fn like(&mut self, text: &str, variables: bool) -> Result<Pattern, String> {
+        if let Some(p) = self.likes.get(&(text.to_owned(), variables)) {
+            return Ok(p.clone());
+        }
+        let p = Pattern::new(text, variables)?;
+        self.likes.insert((text.to_owned(), variables), p.clone());
+        Ok(p)
     }
 }
 
@@ -430,13 +444,14 @@ pub fn actions_named(pattern: &str) -> ActionSet {
 fn compile_condition(
     c: &Node<ast::Condition>,
     variables: bool,
+    cache: &mut ActionCache,
     errors: &mut Vec<CompileError>,
 ) -> Option<CompiledCondition> {
     let op = c.node.operator.node;
     let vars = variables && op.base.takes_variables();
     let mut values = Vec::new();
     for v in &c.node.values {
-        match compile_value(op.base, &v.node, vars) {
+        match compile_value(op.base, &v.node, vars, cache) {
             Ok(m) => values.push(m),
             Err(reason) => errors.push(CompileError::BadConditionValue {
                 operator: op.to_string(),
@@ -456,11 +471,16 @@ fn compile_condition(
     })
 }
 
-fn compile_value(op: BaseOperator, v: &str, vars: bool) -> Result<ValueMatcher, String> {
+fn compile_value(
+    op: BaseOperator,
+    v: &str,
+    vars: bool,
+    cache: &mut ActionCache,
+) -> Result<ValueMatcher, String> {
     use BaseOperator::*;
     Ok(match op.family() {
         OperatorFamily::String => match op {
-            StringLike | StringNotLike => ValueMatcher::Like(Pattern::new(v, vars)?),
+            StringLike | StringNotLike => ValueMatcher::Like(cache.like(v, vars)?),
             StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
                 ValueMatcher::TextIgnoreCase(Template::new(&v.to_lowercase(), vars))
             }
