@@ -43,6 +43,9 @@ enum Command {
     Compile(CompileArgs),
     /// Check policy and grant documents for errors and risky grants of access.
     Lint(LintArgs),
+    /// Prove properties of key policies: no new access, access not granted, no public access.
+    #[command(subcommand)]
+    Check(CheckCommand),
     /// Run the key service: the AWS KMS API over HTTP, SigV4-authenticated.
     Serve(ServeArgs),
     /// Create a data directory and its root key.
@@ -166,6 +169,42 @@ enum DebugCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum CheckCommand {
+    /// PASS when every request the new policy allows, the old one allows too.
+    NoNewAccess {
+        #[arg(long)]
+        old: PathBuf,
+        #[arg(long)]
+        new: PathBuf,
+        /// Grants on the key (the same for both policies).
+        #[arg(long = "grants")]
+        grants: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+    },
+    /// PASS when no request for these actions (by these principals) is allowed.
+    AccessNotGranted {
+        policy: PathBuf,
+        #[arg(long = "action", required = true)]
+        actions: Vec<String>,
+        #[arg(long = "principal")]
+        principals: Vec<String>,
+        #[arg(long = "grants")]
+        grants: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+    },
+    /// PASS when no principal outside the key's account can reach any action.
+    NoPublicAccess {
+        policy: PathBuf,
+        #[arg(long = "grants")]
+        grants: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LintFormat {
     Human,
@@ -260,6 +299,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Explain(a) => explain(*a, out),
         Command::Compile(a) => compile_cmd(a, out),
         Command::Lint(a) => lint_cmd(a, out),
+        Command::Check(c) => check_cmd(c, out),
         Command::Serve(a) => serve_cmd(a, out),
         Command::Init(a) => init_cmd(a, out),
         Command::Load(a) => load_cmd(a, out),
@@ -734,4 +774,91 @@ fn load_cmd(a: LoadArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         let _ = out.flush();
     }
     Ok(ExitCode::Ok)
+}
+
+fn subject(policy: &Path, grants: &[PathBuf]) -> miette::Result<(keyward::check::Subject, Source)> {
+    let source = read(policy)?;
+    let compiled = compile::compile_policy(&source, PolicyKind::KeyPolicy)?;
+    let mut index = GrantIndex::default();
+    for g in grants {
+        let gs = read(g)?;
+        let parsed = keyward::policy::parse_grants(&gs).map_err(miette::Report::new)?;
+        index.extend(&parsed, &gs).map_err(miette::Report::new)?;
+    }
+    Ok((keyward::check::Subject::new(compiled, index), source))
+}
+
+fn check_cmd(c: CheckCommand, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    use keyward::check;
+    let (report, source, format) = match c {
+        CheckCommand::NoNewAccess {
+            old,
+            new,
+            grants,
+            format,
+        } => {
+            let (o, _) = subject(&old, &grants)?;
+            let (n, source) = subject(&new, &grants)?;
+            (check::no_new_access(&o, &n), source, format)
+        }
+        CheckCommand::AccessNotGranted {
+            policy,
+            actions,
+            principals,
+            grants,
+            format,
+        } => {
+            let actions = actions
+                .iter()
+                .map(|a| {
+                    Action::parse(a).ok_or_else(|| {
+                        miette::miette!(code = "keyward::usage", "`{a}` is not an AWS KMS action")
+                    })
+                })
+                .collect::<miette::Result<Vec<_>>>()?;
+            let principals = principals
+                .iter()
+                .map(|p| Caller::parse(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (s, source) = subject(&policy, &grants)?;
+            (
+                check::access_not_granted(&s, &actions, &principals),
+                source,
+                format,
+            )
+        }
+        CheckCommand::NoPublicAccess {
+            policy,
+            grants,
+            format,
+        } => {
+            let (s, source) = subject(&policy, &grants)?;
+            (check::no_public_access(&s), source, format)
+        }
+    };
+    let findings = report.findings(&source.name);
+    let reports = vec![keyward::lint::FileReport {
+        path: source.name.clone(),
+        source,
+        findings,
+    }];
+    let text = match format {
+        LintFormat::Human => report.render_text(),
+        LintFormat::Json => {
+            let mut v = serde_json::to_value(&report).map_err(|e| miette::miette!("{e}"))?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("result".into(), serde_json::json!(report.result()));
+            }
+            pretty(&v)?
+        }
+        LintFormat::Sarif => pretty(&keyward::lint::output::sarif(&reports))?,
+        LintFormat::Github => keyward::lint::output::github(&reports),
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| miette::miette!("{e}"))?;
+    Ok(if report.pass {
+        ExitCode::Ok
+    } else {
+        ExitCode::Denied
+    })
 }

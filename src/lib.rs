@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod check;
 pub mod compile;
 pub mod crypto;
 pub mod eval;

@@ -148,6 +148,7 @@ pub fn rule(code_or_name: &str) -> Option<&'static RuleInfo> {
     RULES
         .iter()
         .map(|(info, _)| info)
+        .chain(crate::check::RULES.iter())
         .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
 }
 

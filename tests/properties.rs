@@ -93,6 +93,14 @@ struct World {
 }
 
 impl World {
+    fn key_json(&self) -> String {
+        let key: Vec<String> = self.key.iter().map(|s| s.json(true)).collect();
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+            key.join(",")
+        )
+    }
+
     fn table(&self) -> DecisionTable {
         let key: Vec<String> = self.key.iter().map(|s| s.json(true)).collect();
         let mut table = DecisionTable::new(key_policy(&format!(
@@ -121,6 +129,12 @@ impl World {
             })
             .collect();
         table.with_grants(crate::support::grants(&format!("[{}]", grants.join(","))))
+    }
+
+    /// The key policy and grants as a `keyward check` subject.
+    fn subject(&self, grants_of: &World) -> keyward::check::Subject {
+        let t = grants_of.table();
+        keyward::check::Subject::new(key_policy(&self.key_json()), (*t.grants).clone())
     }
 }
 
@@ -195,6 +209,25 @@ proptest! {
             let (b, a) = (decide(&before, &r), decide(&after, &r));
             prop_assert!(!(b == DecisionKind::Allow && a != DecisionKind::Allow),
                 "allow turned {b:?} into {a:?} for {:?} by {}", r.action, r.caller);
+        }
+    }
+
+    #[test]
+    fn no_new_access_pass_is_a_proof(p in world(), q in world()) {
+        let (sp, sq) = (p.subject(&p), q.subject(&p));
+        let report = keyward::check::no_new_access(&sp, &sq);
+        if report.pass {
+            for r in requests() {
+                for iam in [false, true] {
+                    prop_assert!(!sq.decide(iam, &r).is_allow() || sp.decide(iam, &r).is_allow(),
+                        "PASS, yet {:?} by {} is allowed only by the new policy (IAM allows: {iam})", r.action, r.caller);
+                }
+            }
+        }
+        for w in &report.witnesses {
+            let req = w.request().expect("request");
+            prop_assert!(sq.decide(w.iam_allows_everything, &req).is_allow());
+            prop_assert!(!sp.decide(w.iam_allows_everything, &req).is_allow());
         }
     }
 

@@ -221,13 +221,18 @@ fn sarif_rule(r: &RuleInfo) -> Value {
 
 /// SARIF 2.1.0, as GitHub code scanning reads it.
 pub fn sarif(reports: &[FileReport]) -> Value {
-    let rules: Vec<Value> = RULES.iter().map(|(r, _)| sarif_rule(r)).collect();
+    let all: Vec<&RuleInfo> = RULES
+        .iter()
+        .map(|(r, _)| r)
+        .chain(crate::check::RULES.iter())
+        .collect();
+    let rules: Vec<Value> = all.iter().map(|r| sarif_rule(r)).collect();
     let mut results = Vec::new();
     for r in reports {
         let uri = r.path.replace('\\', "/");
         let uri = uri.strip_prefix("./").unwrap_or(&uri).to_owned();
         for (f, ((sl, sc), (el, ec))) in r.findings.iter().zip(r.positions()) {
-            let index = RULES.iter().position(|(x, _)| x.code == f.code);
+            let index = all.iter().position(|x| x.code == f.code);
             let mut message = f.message.clone();
             if let Some(h) = &f.help {
                 message.push_str(&format!(" ({h})"));
