@@ -201,5 +201,42 @@ fn compile(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ebs, twenty, grants, compile);
+fn check(c: &mut Criterion) {
+    use keyward::check::{self, Subject};
+    let old_text = include_str!("../policies/large-20.json");
+    // The same policy with one condition relaxed: a real widening.
+    let new_text = old_text
+        .replace(
+            r#""kms:EncryptionContext:team": "${aws:PrincipalTag/team}""#,
+            r#""kms:EncryptionContext:team": "*""#,
+        )
+        .replace(
+            r#""StringEquals": {
+          "kms:EncryptionContext:team""#,
+            r#""StringLike": {
+          "kms:EncryptionContext:team""#,
+        );
+    let old = Subject::new(key_policy("old.json", old_text), GrantIndex::default());
+    let new = Subject::new(key_policy("new.json", &new_text), GrantIndex::default());
+    assert!(check::no_new_access(&old, &old).pass);
+    assert!(!check::no_new_access(&old, &new).pass);
+    let decrypt = [Action::parse("kms:Decrypt").expect("action")];
+    let mut g = c.benchmark_group("check_twenty_statements");
+    g.sample_size(20);
+    g.bench_function("no_new_access_pass", |b| {
+        b.iter(|| check::no_new_access(black_box(&old), black_box(&old)))
+    });
+    g.bench_function("no_new_access_fail", |b| {
+        b.iter(|| check::no_new_access(black_box(&old), black_box(&new)))
+    });
+    g.bench_function("no_public_access", |b| {
+        b.iter(|| check::no_public_access(black_box(&old)))
+    });
+    g.bench_function("access_not_granted_decrypt", |b| {
+        b.iter(|| check::access_not_granted(black_box(&old), &decrypt, &[]))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ebs, twenty, grants, compile, check);
 criterion_main!(benches);

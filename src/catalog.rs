@@ -140,18 +140,40 @@ pub static CONDITION_KEYS: &[ConditionKeyInfo] = &[
     key("kms:WrappingKeySpec", String),
 ];
 
+/// Lowercased names of the non-family keys, to their index.
+fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize> {
+    static KEYS: std::sync::OnceLock<std::collections::HashMap<std::string::String, usize>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        CONDITION_KEYS
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !k.family)
+            .map(|(i, k)| (k.name.to_ascii_lowercase(), i))
+            .collect()
+    })
+}
+
+fn exact_key_index(name: &str) -> Option<usize> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        exact_keys().get(&name.to_ascii_lowercase()).copied()
+    } else {
+        exact_keys().get(name).copied()
+    }
+}
+
 /// Looks a condition key up, case-insensitively; a family key matches any
 /// name with its prefix and a non-empty rest.
 pub fn condition_key(name: &str) -> Option<&'static ConditionKeyInfo> {
+    if let Some(i) = exact_key_index(name) {
+        return CONDITION_KEYS.get(i);
+    }
     CONDITION_KEYS.iter().find(|k| {
-        if k.family {
-            name.len() > k.name.len()
-                && name
-                    .get(..k.name.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(k.name))
-        } else {
-            name.eq_ignore_ascii_case(k.name)
-        }
+        k.family
+            && name.len() > k.name.len()
+            && name
+                .get(..k.name.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(k.name))
     })
 }
 
@@ -166,13 +188,10 @@ pub enum ContextKey {
 impl ContextKey {
     /// Resolves a key name; names are case-insensitive.
     pub fn new(name: &str) -> ContextKey {
-        CONDITION_KEYS
-            .iter()
-            .position(|k| !k.family && k.name.eq_ignore_ascii_case(name))
-            .map_or_else(
-                || ContextKey::Named(name.to_ascii_lowercase()),
-                ContextKey::Known,
-            )
+        exact_key_index(name).map_or_else(
+            || ContextKey::Named(name.to_ascii_lowercase()),
+            ContextKey::Known,
+        )
     }
 
     /// The key's name: the catalog's spelling, or the lowercased name.

@@ -607,7 +607,7 @@ fn analyse(
     subjects: &[&Subject],
     checked: &Subject,
     callers: Vec<Caller>,
-    resources: &[String],
+    resources: &Keys,
     actions: Option<&[Action]>,
     bad: impl Fn(&Request, bool) -> Option<Option<DecisionKind>>,
 ) -> CheckReport {
@@ -615,8 +615,24 @@ fn analyse(
     let mut undecided = Vec::new();
     for caller in callers {
         for action in action_classes(subjects, actions) {
-            for resource in resources {
+            for resource in &resources.for_caller(&caller) {
                 let (rows, grants) = relevant(subjects, &caller, action);
+                // Only a key-policy Allow or a grant can allow an action on a key:
+                // without one for this caller and action, nothing to find.
+                let can_allow = grants.iter().any(|g| {
+                    checked
+                        .none
+                        .grants
+                        .grants
+                        .iter()
+                        .any(|x| std::ptr::eq(x, *g))
+                }) || checked.rows().any(|r| {
+                    r.effect == crate::policy::ast::Effect::Allow
+                        && rows.iter().any(|x| std::ptr::eq(*x, r))
+                });
+                if !can_allow {
+                    continue;
+                }
                 let dims = dims(&rows, &grants, action);
                 let mut found = None;
                 let res = for_each_request(&caller, action, resource, &dims, |req| {
@@ -653,14 +669,8 @@ fn analyse(
 /// The key's possible ARNs: a key policy does not say which account holds
 /// its key, so every account it names (and a stranger's) is tried, with the
 /// key ARNs its `Resource` elements name.
-fn key_arns(subjects: &[&Subject]) -> Vec<String> {
-    let mut accounts: BTreeSet<String> = BTreeSet::from([STRANGER.to_owned()]);
+fn key_arns(subjects: &[&Subject]) -> Keys {
     let mut arns: BTreeSet<String> = BTreeSet::new();
-    for c in callers(subjects, &home_account(subjects)) {
-        if let Some(a) = c.account {
-            accounts.insert(a.0);
-        }
-    }
     for s in subjects {
         for r in s.rows() {
             for (text, _) in r.resource.iter().flat_map(|r| r.patterns.iter()) {
@@ -673,12 +683,35 @@ fn key_arns(subjects: &[&Subject]) -> Vec<String> {
             }
         }
     }
-    arns.extend(
-        accounts
-            .into_iter()
-            .map(|a| format!("arn:aws:kms:us-east-1:{a}:key/keyward-check")),
-    );
-    arns.into_iter().collect()
+    Keys::PerCaller(arns.into_iter().collect())
+}
+
+/// Which key ARNs a slice is decided for.
+enum Keys {
+    /// Exactly these.
+    Fixed(Vec<String>),
+    /// The key's account matters only as the caller's own or another's, and
+    /// to `Resource` patterns: a key in the caller's account, one in a
+    /// stranger's, and these ARNs that the policies name.
+    PerCaller(Vec<String>),
+}
+
+impl Keys {
+    fn for_caller(&self, caller: &Caller) -> Vec<String> {
+        match self {
+            Keys::Fixed(v) => v.clone(),
+            Keys::PerCaller(named) => {
+                let mut v = named.clone();
+                if let Some(a) = &caller.account {
+                    v.push(format!("arn:aws:kms:us-east-1:{}:key/keyward-check", a.0));
+                }
+                v.push(format!(
+                    "arn:aws:kms:us-east-1:{STRANGER}:key/keyward-check"
+                ));
+                v
+            }
+        }
+    }
 }
 
 /// PASS when every request `new` allows, `old` allows too.
@@ -731,10 +764,10 @@ pub fn no_public_access(subject: &Subject) -> CheckReport {
         .into_iter()
         .filter(|c| c.account.is_some() && c.account.as_ref() != Some(&home))
         .collect();
-    let resource = [format!(
+    let resource = Keys::Fixed(vec![format!(
         "arn:aws:kms:us-east-1:{}:key/keyward-check",
         home.0
-    )];
+    )]);
     analyse(
         "no-public-access",
         &[subject],
