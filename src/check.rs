@@ -327,12 +327,62 @@ fn samples(m: &ValueMatcher, text: &str) -> Vec<String> {
     }
 }
 
+/// Keys that two different wildcard patterns test in one slice: sampling
+/// cannot decide every overlap of two patterns, so such a slice is reported
+/// as undecided.
+fn overlapping_patterns(rows: &[&Row]) -> Vec<String> {
+    let mut by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows {
+        for c in &r.conditions {
+            for (m, text) in c.values.iter().zip(&c.values_text) {
+                let wildcard = matches!(m, ValueMatcher::Like(_) | ValueMatcher::Arn(_))
+                    && text != "*"
+                    && text
+                        .replace("${*}", "")
+                        .replace("${?}", "")
+                        .contains(['*', '?']);
+                if wildcard {
+                    by_key
+                        .entry(c.key.to_ascii_lowercase())
+                        .or_default()
+                        .insert(text.clone());
+                }
+            }
+        }
+    }
+    by_key
+        .into_iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|(k, p)| {
+            format!(
+                "`{k}` is tested by the overlapping patterns {}",
+                p.into_iter()
+                    .map(|x| format!("`{x}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect()
+}
+
 /// The grid dimensions for the rows relevant to one slice.
 fn dims(rows: &[&Row], grants: &[&crate::compile::CompiledGrant], action: Action) -> Vec<Dim> {
     let mut by_key: BTreeMap<String, (String, BTreeSet<String>, bool)> = BTreeMap::new();
     // (variable key, compared key): a variable must be able to take every
     // value the key it is compared with can.
     let mut related: Vec<(String, String)> = Vec::new();
+    // Keys some wildcard pattern tests: they need a value no pattern matches.
+    let mut wild: BTreeSet<String> = BTreeSet::new();
+    for r in rows {
+        for c in &r.conditions {
+            if c.values
+                .iter()
+                .any(|m| matches!(m, ValueMatcher::Like(_) | ValueMatcher::Arn(_)))
+            {
+                wild.insert(c.key.to_ascii_lowercase());
+            }
+        }
+    }
     let mut add = |key: &str, values: Vec<String>, multi: bool| {
         let e = by_key
             .entry(key.to_ascii_lowercase())
@@ -440,7 +490,24 @@ fn dims(rows: &[&Row], grants: &[&crate::compile::CompiledGrant], action: Action
                 .then(|| key["kms:EncryptionContext:".len()..].to_owned());
             let mut vals: Vec<Option<ContextValue>> = vec![None];
             let mut pool: Vec<String> = values.into_iter().collect();
+            // Between any two thresholds a key compares with, a value.
+            let mut numbers: Vec<f64> = pool.iter().filter_map(|v| v.parse::<f64>().ok()).collect();
+            if !numbers.is_empty() && numbers.len() == pool.len() {
+                numbers.sort_by(f64::total_cmp);
+                numbers.dedup();
+                pool.extend(
+                    numbers
+                        .windows(2)
+                        .map(|w| ((w[0] + w[1]) / 2.0).to_string()),
+                );
+            }
             pool.push(OTHER.into());
+            if wild.contains(&lower) {
+                // A value no pattern but `*` matches: the empty string, or
+                // one character that no policy writes.
+                pool.push(String::new());
+                pool.push("\u{7f}".into());
+            }
             if multi {
                 vals.push(Some(ContextValue::Many(Vec::new())));
                 vals.extend(
@@ -634,6 +701,12 @@ fn analyse(
                     continue;
                 }
                 let dims = dims(&rows, &grants, action);
+                for why in overlapping_patterns(&rows) {
+                    let note = format!("{} {}: {why}", caller.arn, action);
+                    if !undecided.contains(&note) {
+                        undecided.push(note);
+                    }
+                }
                 let mut found = None;
                 let res = for_each_request(&caller, action, resource, &dims, |req| {
                     for iam in [false, true] {
@@ -645,10 +718,10 @@ fn analyse(
                     false
                 });
                 if let Err(size) = res {
-                    undecided.push(format!(
-                        "{} {} ({size} context combinations)",
-                        caller.arn, action
-                    ));
+                    let note = format!("{} {} ({size} context combinations)", caller.arn, action);
+                    if !undecided.contains(&note) {
+                        undecided.push(note);
+                    }
                 }
                 let hit = found.is_some();
                 witnesses.extend(found);

@@ -231,3 +231,26 @@ fn command_formats_and_exit_codes() {
     ]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn overlapping_wildcards_answer_may_never_pass() {
+    let cond = |patterns: &str| {
+        format!(
+            r#"{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:role/App"}}, "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {{"StringLike": {{"kms:EncryptionContext:path": {patterns}}}}}}}"#
+        )
+    };
+    let old = subject(&[ROOT, &cond(r#"["a*", "*b"]"#)]);
+    let new = subject(&[ROOT, &cond(r#""a*""#)]);
+    let r = check::no_new_access(&old, &new);
+    assert!(!r.pass);
+    assert!(r.witnesses.is_empty(), "{}", r.render_text());
+    assert_eq!(r.result(), "FAIL (may)");
+    assert!(
+        r.undecided
+            .iter()
+            .any(|u| u.contains("overlapping patterns")),
+        "{:?}",
+        r.undecided
+    );
+}
