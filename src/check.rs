@@ -46,6 +46,8 @@ pub struct Witness {
     /// old policy's).
     pub decision: DecisionKind,
     pub baseline_decision: Option<DecisionKind>,
+    /// Why the old policy denies it (no-new-access).
+    pub baseline_reason: Option<String>,
     /// The statements or grants that allowed it.
     pub allowed_by: Vec<crate::eval::explain::Decider>,
 }
@@ -663,6 +665,7 @@ fn witness(subject: &Subject, iam: bool, req: &Request, baseline: Option<Decisio
         iam_allows_everything: iam,
         decision: e.decision,
         baseline_decision: baseline,
+        baseline_reason: None,
         allowed_by: e.decided_by,
     }
 }
@@ -792,7 +795,7 @@ pub fn no_new_access(old: &Subject, new: &Subject) -> CheckReport {
     let home = home_account(&[old, new]);
     let all = callers(&[old, new], &home);
     let resources = key_arns(&[old, new]);
-    analyse(
+    let mut report = analyse(
         "no-new-access",
         &[old, new],
         new,
@@ -804,7 +807,14 @@ pub fn no_new_access(old: &Subject, new: &Subject) -> CheckReport {
             let o = decide(old.world(iam), req);
             (n.is_allow() && !o.is_allow()).then_some(Some(o))
         },
-    )
+    );
+    // The old policy's side of each witness: why it denies.
+    for w in &mut report.witnesses {
+        if let Some(req) = w.request() {
+            w.baseline_reason = Some(explain(old.world(w.iam_allows_everything), &req).reason);
+        }
+    }
+    report
 }
 
 /// PASS when no request for `actions` (by `principals`, if given) is allowed.
@@ -1010,6 +1020,9 @@ impl CheckReport {
                     .map(|b| format!(" (before: {b})"))
                     .unwrap_or_default()
             ));
+            if let Some(r) = &w.baseline_reason {
+                out.push_str(&format!("    before: {r}\n"));
+            }
             for d in &w.allowed_by {
                 out.push_str(&format!("    allowed by {} {}\n", d.source, d.origin));
             }

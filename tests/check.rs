@@ -34,6 +34,10 @@ fn verify_witnesses(report: &CheckReport, checked: &Subject, baseline: Option<&S
         );
         assert!(w.decision.is_allow(), "{w:?}");
         if let Some(b) = baseline {
+            assert!(
+                w.baseline_reason.is_some(),
+                "the old policy's reason is given"
+            );
             let d = b.decide(w.iam_allows_everything, &req);
             assert!(!d.is_allow(), "the old policy must deny the witness: {w:?}");
             assert_eq!(Some(d), w.baseline_decision);
@@ -253,4 +257,20 @@ fn overlapping_wildcards_answer_may_never_pass() {
         "{:?}",
         r.undecided
     );
+}
+
+#[test]
+fn what_a_reviewer_reads() {
+    let old = Subject::new(
+        key_policy(include_str!("../policies/default-key-policy.json")),
+        GrantIndex::default(),
+    );
+    let new = Subject::new(
+        example("ebs.json", keyward::compile::PolicyKind::KeyPolicy),
+        GrantIndex::default(),
+    );
+    let report = check::no_new_access(&old, &new);
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("check_no_new_access_default_to_ebs", report.render_text());
+    });
 }
