@@ -137,6 +137,33 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        version: r.get(0)?,
+        sealed: r.get(1)?,
+        created: r.get(2)?,
+        kind: r.get(3)?,
+    })
+}
+
+fn alias_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
+    Ok(AliasRecord {
+        name: r.get(0)?,
+        key_id: r.get(1)?,
+        created: r.get(2)?,
+        updated: r.get(3)?,
+    })
+}
+
+fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRecord> {
+    Ok(GrantRecord {
+        grant_id: r.get(0)?,
+        key_id: r.get(1)?,
+        token: r.get(2)?,
+        document: r.get(3)?,
+    })
+}
+
 const KEY_COLUMNS: &str = "key_id, arn, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version";
 
 impl Store {
@@ -252,14 +279,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT version, sealed, created, kind FROM key_versions WHERE key_id=?1 ORDER BY version",
         )?;
-        let rows = stmt.query_map([key_id], |r| {
-            Ok(VersionRecord {
-                version: r.get(0)?,
-                sealed: r.get(1)?,
-                created: r.get(2)?,
-                kind: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([key_id], version_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -269,14 +289,7 @@ impl Store {
             .query_row(
                 "SELECT name, key_id, created, updated FROM aliases WHERE name=?1",
                 [name],
-                |r| {
-                    Ok(AliasRecord {
-                        name: r.get(0)?,
-                        key_id: r.get(1)?,
-                        created: r.get(2)?,
-                        updated: r.get(3)?,
-                    })
-                },
+                alias_from_row,
             )
             .optional()?)
     }
@@ -285,14 +298,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT name, key_id, created, updated FROM aliases ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AliasRecord {
-                name: r.get(0)?,
-                key_id: r.get(1)?,
-                created: r.get(2)?,
-                updated: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], alias_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -351,14 +357,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT grant_id, key_id, token, document FROM grants WHERE key_id=?1 ORDER BY rowid",
         )?;
-        let rows = stmt.query_map([key_id], |r| {
-            Ok(GrantRecord {
-                grant_id: r.get(0)?,
-                key_id: r.get(1)?,
-                token: r.get(2)?,
-                document: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([key_id], grant_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -366,14 +365,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT grant_id, key_id, token, document FROM grants ORDER BY rowid")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(GrantRecord {
-                grant_id: r.get(0)?,
-                key_id: r.get(1)?,
-                token: r.get(2)?,
-                document: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], grant_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
