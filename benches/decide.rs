@@ -230,7 +230,7 @@ fn check(c: &mut Criterion) {
         b.iter(|| check::no_new_access(black_box(&old), black_box(&new)))
     });
     g.bench_function("no_public_access", |b| {
-        b.iter(|| check::no_public_access(black_box(&old)))
+        b.iter(|| check::no_public_access(black_box(&old), None))
     });
     g.bench_function("access_not_granted_decrypt", |b| {
         b.iter(|| check::access_not_granted(black_box(&old), &decrypt, &[]))

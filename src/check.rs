@@ -841,8 +841,9 @@ pub fn access_not_granted(
 }
 
 /// PASS when no principal outside the key's account can reach any action.
-pub fn no_public_access(subject: &Subject) -> CheckReport {
-    let home = home_account(&[subject]);
+/// The key's account is `account` when given, else [`home_account`].
+pub fn no_public_access(subject: &Subject, account: Option<&AccountId>) -> CheckReport {
+    let home = account.cloned().unwrap_or_else(|| home_account(&[subject]));
     let outside = callers(&[subject], &home)
         .into_iter()
         .filter(|c| c.account.is_some() && c.account.as_ref() != Some(&home))

@@ -198,11 +198,20 @@ enum CheckCommand {
     /// PASS when no principal outside the key's account can reach any action.
     NoPublicAccess {
         policy: PathBuf,
+        /// The key's account (12 digits); by default the account of a key
+        /// ARN in `Resource`, else the first account the policy names.
+        #[arg(long, value_parser = parse_account)]
+        account: Option<keyward::policy::ast::AccountId>,
         #[arg(long = "grants")]
         grants: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = LintFormat::Human)]
         format: LintFormat,
     },
+}
+
+fn parse_account(s: &str) -> Result<keyward::policy::ast::AccountId, String> {
+    keyward::policy::ast::AccountId::parse(s)
+        .ok_or_else(|| format!("`{s}` is not an AWS account id (12 digits)"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -829,11 +838,16 @@ fn check_cmd(c: CheckCommand, out: &mut dyn Write) -> miette::Result<ExitCode> {
         }
         CheckCommand::NoPublicAccess {
             policy,
+            account,
             grants,
             format,
         } => {
             let (s, source) = subject(&policy, &grants)?;
-            (check::no_public_access(&s), source, format)
+            (
+                check::no_public_access(&s, account.as_ref()),
+                source,
+                format,
+            )
         }
     };
     let findings = report.findings(&source.name);

@@ -6,6 +6,7 @@ use keyward::catalog::Action;
 use keyward::check::{self, CheckReport, Subject};
 use keyward::compile::GrantIndex;
 use keyward::eval::Caller;
+use keyward::policy::ast::AccountId;
 
 use crate::support::*;
 
@@ -145,18 +146,18 @@ fn access_not_granted_both_outcomes() {
 
 #[test]
 fn no_public_access_both_outcomes() {
-    assert!(check::no_public_access(&subject(&[ROOT])).pass);
-    assert!(check::no_public_access(&subject(&[ROOT, APP_DECRYPT])).pass);
+    assert!(check::no_public_access(&subject(&[ROOT]), None).pass);
+    assert!(check::no_public_access(&subject(&[ROOT, APP_DECRYPT]), None).pass);
     let narrowed = r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
         "Condition": {"StringEquals": {"kms:CallerAccount": "111122223333"}}}"#;
-    assert!(check::no_public_access(&subject(&[ROOT, narrowed])).pass);
+    assert!(check::no_public_access(&subject(&[ROOT, narrowed]), None).pass);
     for open in [
         r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}"#,
         r#"{"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "kms:Encrypt", "Resource": "*"}"#,
         r#"{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
     ] {
         let s = subject(&[ROOT, open]);
-        let r = check::no_public_access(&s);
+        let r = check::no_public_access(&s, None);
         assert!(!r.pass, "{open}");
         verify_witnesses(&r, &s, None);
         assert!(
@@ -165,6 +166,27 @@ fn no_public_access_both_outcomes() {
                 .all(|w| !w.principal.contains("111122223333"))
         );
     }
+}
+
+#[test]
+fn no_public_access_in_the_account_given() {
+    // A policy that names only the partner account: by default that account
+    // is taken to own the key, so nothing is public; told the key lives in
+    // 111122223333, the partner's access is access from outside.
+    let partner = r#"{"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "kms:Decrypt", "Resource": "*"}"#;
+    let s = subject(&[partner]);
+    assert!(check::no_public_access(&s, None).pass);
+    let own = AccountId::parse("111122223333").expect("account");
+    let r = check::no_public_access(&s, Some(&own));
+    assert!(!r.pass);
+    verify_witnesses(&r, &s, None);
+    assert!(
+        r.witnesses
+            .iter()
+            .all(|w| w.principal.contains("444455556666"))
+    );
+    let partner_account = AccountId::parse("444455556666").expect("account");
+    assert!(check::no_public_access(&s, Some(&partner_account)).pass);
 }
 
 fn keyward(args: &[&str]) -> (i32, String) {
@@ -187,6 +209,24 @@ fn command_formats_and_exit_codes() {
         "policies/default-key-policy.json",
     ]);
     assert_eq!((code, out.trim()), (0, "no-public-access: PASS"));
+    let (code, out) = keyward(&[
+        "check",
+        "no-public-access",
+        "policies/default-key-policy.json",
+        "--account",
+        "444455556666",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let (code, _) = keyward(&[
+        "check",
+        "no-public-access",
+        "policies/default-key-policy.json",
+        "--account",
+        "1234",
+    ]);
+    assert_eq!(code, 2);
     let (code, out) = keyward(&[
         "check",
         "no-new-access",
