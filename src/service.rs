@@ -92,6 +92,9 @@ pub struct KeyService {
     records: RwLock<HashMap<String, KeyRecord>>,
     /// Sealed key material by (key id, version): immutable once written.
     sealed: RwLock<SealedCache>,
+    /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
+    /// so only the caller's IAM policies decide.
+    no_key_policy: Arc<CompiledPolicy>,
 }
 
 /// Sealed key material by (key id, version).
@@ -375,6 +378,10 @@ impl KeyService {
             tables: RwLock::new(HashMap::new()),
             records: RwLock::new(HashMap::new()),
             sealed: RwLock::new(HashMap::new()),
+            no_key_policy: Arc::new(compile_key_policy(
+                "none",
+                r#"{"Version": "2012-10-17", "Statement": []}"#,
+            )?),
         })
     }
 
@@ -714,9 +721,11 @@ impl KeyService {
     ) -> Result<(), KmsError> {
         let action = Action::from_operation(action)
             .ok_or_else(|| KmsError::internal(format!("no action {action}")))?;
-        let empty = compile_key_policy("none", r#"{"Version": "2012-10-17", "Statement": []}"#)?;
-        let table =
-            DecisionTable::from_parts(Arc::new(empty), id.iam_policies.clone(), Arc::default());
+        let table = DecisionTable::from_parts(
+            self.no_key_policy.clone(),
+            id.iam_policies.clone(),
+            Arc::default(),
+        );
         let req = self.request(id, action, None, facts);
         let explanation = eval::explain(&table, &req);
         call.record_account(&explanation);
