@@ -49,6 +49,16 @@ struct AppState {
     metrics: Metrics,
 }
 
+impl AppState {
+    /// A request refused before it reached the service (400 with the AWS
+    /// error type), counted under its operation.
+    fn reject(&self, operation: &str, started: Instant, aws_type: &str, message: &str) -> Response {
+        self.metrics
+            .record(operation, aws_type, None, started.elapsed().as_secs_f64());
+        error_response(400, aws_type, message)
+    }
+}
+
 #[derive(Default)]
 struct Metrics {
     inner: Mutex<MetricsInner>,
@@ -205,13 +215,7 @@ async fn kms(
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
-            state.metrics.record(
-                &op_label,
-                e.aws_type(),
-                None,
-                started.elapsed().as_secs_f64(),
-            );
-            return error_response(400, e.aws_type(), &e.to_string());
+            return state.reject(&op_label, started, e.aws_type(), &e.to_string());
         }
     };
     let Some(entry) = state
@@ -226,14 +230,9 @@ async fn kms(
         );
     };
     if operation.is_empty() || !crate::service::OPERATIONS.contains(&operation.as_str()) {
-        state.metrics.record(
+        return state.reject(
             &op_label,
-            "UnknownOperationException",
-            None,
-            started.elapsed().as_secs_f64(),
-        );
-        return error_response(
-            400,
+            started,
             "UnknownOperationException",
             &format!("unknown operation `{target}`"),
         );
@@ -277,14 +276,9 @@ async fn kms(
         match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
-                state.metrics.record(
+                return state.reject(
                     &operation,
-                    "SerializationException",
-                    None,
-                    started.elapsed().as_secs_f64(),
-                );
-                return error_response(
-                    400,
+                    started,
                     "SerializationException",
                     &format!("the request body is not JSON: {e}"),
                 );
