@@ -11,6 +11,7 @@ use keyward::catalog::Action;
 use keyward::compile::{self, CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
 use keyward::eval::{self, Caller, DecisionKind, Request};
 use keyward::policy::Source;
+use keyward::scope::Region;
 
 /// What the process tells its caller, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +76,10 @@ struct ServeArgs {
     /// development administrator on first start).
     #[arg(long)]
     identities: Option<PathBuf>,
-    /// The region in key ARNs.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
+    /// A Region to serve (repeatable); requests signed for any other are
+    /// refused. Default: every standard AWS Region.
+    #[arg(long = "region", value_parser = parse_region)]
+    regions: Vec<Region>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -678,7 +680,11 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         listen: a.listen,
         data: a.data.clone(),
         identities: a.identities.clone(),
-        region: a.region.clone(),
+        regions: if a.regions.is_empty() {
+            Region::commercial()
+        } else {
+            a.regions.clone()
+        },
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
     };
     let scheme = if config.tls.is_some() {
@@ -686,6 +692,13 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     } else {
         "http"
     };
+    let example_region = config
+        .regions
+        .iter()
+        .find(|r| r.as_str() == "us-east-1")
+        .or(config.regions.first())
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     let (service, identities, startup) = server::prepare(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -708,13 +721,19 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         if let Some((key, secret)) = &shown {
             banner.push_str(&format!(
                 "\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n",
-                a.region
+                example_region
             ));
         }
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
     }))?;
     Ok(ExitCode::Ok)
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    Region::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a Region name (lowercase, like us-east-1 or ap-southeast-7)")
+    })
 }
 
 /// The first identity of an identities file, to show how to connect.

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod eval;
 pub mod lint;
 pub mod policy;
+pub mod scope;
 pub mod server;
 pub mod service;
 pub mod store;

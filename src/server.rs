@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::eval::Caller;
+use crate::scope::Region;
 use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError};
 use identities::Identities;
 
@@ -34,7 +35,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data: PathBuf,
     pub identities: Option<PathBuf>,
-    pub region: String,
+    /// The Regions this server answers for (the first is the CLI's default);
+    /// a request signed for any other is refused.
+    pub regions: Vec<Region>,
     /// Serve HTTPS with this certificate chain and private key (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
 }
@@ -46,6 +49,7 @@ struct Secure;
 struct AppState {
     service: KeyService,
     identities: Identities,
+    regions: Vec<Region>,
     metrics: Metrics,
 }
 
@@ -149,6 +153,27 @@ fn kms_error(e: &KmsError) -> Response {
     error_response(e.kind.http_status(), e.kind.aws_type(), &e.message)
 }
 
+/// The Region a verified request was signed for, if its credential scope is
+/// one this server answers for: service `kms` and a served Region. The
+/// messages are AWS's (several faults are reported together, Region first).
+fn credential_region(verified: &sigv4::Verified, served: &[Region]) -> Result<Region, String> {
+    let region = Region::parse(&verified.region).filter(|r| served.contains(r));
+    let mut faults = String::new();
+    if region.is_none() {
+        faults.push_str(&format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            verified.region
+        ));
+    }
+    if verified.service != "kms" {
+        faults.push_str("Credential should be scoped to correct service: 'kms'. ");
+    }
+    match region {
+        Some(r) if faults.is_empty() => Ok(r),
+        _ => Err(faults),
+    }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -229,6 +254,12 @@ async fn kms(
             "The security token included in the request is invalid.",
         );
     };
+    let region = match credential_region(&verified, &state.regions) {
+        Ok(r) => r,
+        Err(message) => {
+            return state.reject(&op_label, started, "InvalidSignatureException", &message);
+        }
+    };
     if operation.is_empty() || !crate::service::OPERATIONS.contains(&operation.as_str()) {
         return state.reject(
             &op_label,
@@ -268,7 +299,7 @@ async fn kms(
         }
     }
     identity.source_ip = Some(peer.ip());
-    identity.region = Some(verified.region.clone());
+    identity.region = Some(region);
     identity.secure_transport = secure.is_some();
     let input: Value = if body.is_empty() {
         json!({})
@@ -345,7 +376,12 @@ pub struct Startup {
 pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), miette::Report> {
     let dir = DataDir::new(&config.data);
     dir.init().map_err(|e| miette::miette!("{e}"))?;
-    let service = KeyService::open(&dir, &config.region).map_err(|e| miette::miette!("{e}"))?;
+    let default_region = config
+        .regions
+        .first()
+        .ok_or_else(|| miette::miette!("no Region to serve"))?;
+    let service =
+        KeyService::open(&dir, default_region.as_str()).map_err(|e| miette::miette!("{e}"))?;
     let (path, credentials) = match &config.identities {
         Some(p) => (p.clone(), None),
         None => {
@@ -384,6 +420,7 @@ pub async fn serve(
     let state = Arc::new(AppState {
         service,
         identities,
+        regions: config.regions.clone(),
         metrics: Metrics::default(),
     });
     let app = Router::new()

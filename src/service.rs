@@ -33,6 +33,7 @@ use crate::audit::AuditLog;
 use crate::compile::{CompiledPolicy, GrantIndex};
 use crate::crypto::RootKey;
 use crate::eval::{Caller, ContextValue, Explanation};
+use crate::scope::{Region, Scope};
 use crate::store::{KeyRecord, Store};
 
 /// Who is calling, as the server authenticated them.
@@ -46,9 +47,9 @@ pub struct Identity {
     pub via_service: Option<String>,
     pub source_ip: Option<IpAddr>,
     pub secure_transport: bool,
-    /// The region the caller signed for (the SigV4 credential scope);
-    /// the service's own region when unset.
-    pub region: Option<String>,
+    /// The Region the caller signed for (the SigV4 credential scope, which
+    /// the server has checked); the service's own Region when unset.
+    pub region: Option<Region>,
 }
 
 impl Identity {
@@ -92,7 +93,8 @@ pub struct KeyService {
     store: Store,
     root: RootKey,
     audit: AuditLog,
-    region: String,
+    /// The Region of callers that name none (the CLI).
+    region: Region,
     clock: Clock,
     tables: RwLock<HashMap<String, Arc<KeyTables>>>,
     /// Key records, read through from the store. keyward serves one data
@@ -117,7 +119,8 @@ struct Call {
 
 impl Call {
     fn record(&mut self, key: &KeyRecord, explanation: &Explanation) {
-        self.resources.push((key.account.clone(), key.arn.clone()));
+        self.resources
+            .push((key.scope.account.0.clone(), key.arn.clone()));
         self.record_account(explanation);
     }
 
@@ -171,7 +174,8 @@ impl KeyService {
             store,
             root,
             audit,
-            region: region.to_owned(),
+            region: Region::parse(region)
+                .ok_or_else(|| KmsError::internal(format!("`{region}` is not a Region name")))?,
             clock: system_clock(),
             tables: RwLock::new(HashMap::new()),
             records: RwLock::new(HashMap::new()),
@@ -189,8 +193,21 @@ impl KeyService {
         self
     }
 
-    pub fn region(&self) -> &str {
+    pub fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// The Region a call is made in.
+    fn caller_region<'a>(&'a self, id: &'a Identity) -> &'a Region {
+        id.region.as_ref().unwrap_or(&self.region)
+    }
+
+    /// The caller's own account and Region: where bare key ids and alias
+    /// names resolve, and what listings show. A service principal has no
+    /// account, so none.
+    fn caller_scope(&self, id: &Identity) -> Option<Scope> {
+        let account = id.caller.account.clone()?;
+        Some(Scope::new(account, self.caller_region(id).clone()))
     }
 
     fn now(&self) -> i64 {
@@ -263,7 +280,7 @@ impl KeyService {
             "eventTime": time,
             "eventSource": "kms.amazonaws.com",
             "eventName": call.event,
-            "awsRegion": self.region,
+            "awsRegion": self.caller_region(id).as_str(),
             "sourceIPAddress": id.source_ip.map(|ip| ip.to_string()),
             "userIdentity": {
                 "type": id.caller.principal_type(),

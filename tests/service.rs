@@ -1194,7 +1194,7 @@ fn grants_through_grants_only_narrow() {
 fn keys_take_the_region_the_caller_signed_for() {
     let e = env();
     let mut id = admin();
-    id.region = Some("eu-west-1".into());
+    id.region = keyward::scope::Region::parse("eu-west-1");
     let arn = ok(&e.svc, &id, "CreateKey", json!({}))["KeyMetadata"]["Arn"]
         .as_str()
         .unwrap_or_default()

@@ -203,6 +203,7 @@ impl Request {
             caller,
             action,
             resource: None,
+            key_account: None,
             encryption_context: BTreeMap::new(),
             explicit: Vec::new(),
             via_service: None,
@@ -264,6 +265,7 @@ pub struct RequestBuilder {
     caller: Caller,
     action: Action,
     resource: Option<String>,
+    key_account: Option<AccountId>,
     encryption_context: BTreeMap<String, String>,
     explicit: Vec<(String, ContextValue)>,
     via_service: Option<String>,
@@ -274,6 +276,14 @@ impl RequestBuilder {
     /// The key ARN the request is on.
     pub fn resource(mut self, arn: impl Into<String>) -> Self {
         self.resource = Some(arn.into());
+        self
+    }
+
+    /// The account that owns the key, from the key's record. Without it the
+    /// account is read from the resource ARN (for requests a person writes,
+    /// as in `keyward explain`); the key service always sets it.
+    pub fn key_account(mut self, account: AccountId) -> Self {
+        self.key_account = Some(account);
         self
     }
 
@@ -338,13 +348,16 @@ impl RequestBuilder {
             caller,
             action,
             resource,
+            key_account: owner,
             encryption_context,
             explicit,
             via_service,
             principal_tags,
         } = self;
         let resource = resource.unwrap_or_else(|| "*".to_owned());
-        let key_account = key_account(&resource).or_else(|| caller.account.clone());
+        let key_account = owner
+            .or_else(|| key_account(&resource))
+            .or_else(|| caller.account.clone());
         let mut ctx: BTreeMap<String, ContextValue> = BTreeMap::new();
         let mut put = |k: &str, v: ContextValue| {
             ctx.insert(k.to_ascii_lowercase(), v);

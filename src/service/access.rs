@@ -8,56 +8,146 @@ use crate::compile::{CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
 use crate::crypto::KeyMaterial;
 use crate::eval::{self, ContextValue, Permit, Request};
 use crate::policy::{self, Source};
+use crate::scope::{KeyRef, KeyRefError, Scope};
 use crate::store::{KeyRecord, KeyState};
 
-use super::aliases::alias_name;
+use super::aliases::alias_not_found;
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, Need};
 
+/// Which accounts a `KeyId` may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// The account an ARN names (cross-account use, which the key policy
+    /// and the caller's IAM policies then decide).
+    Named,
+    /// The caller's own account only (aliases, which never cross accounts).
+    Own,
+}
+
 impl KeyService {
-    /// Finds a key by id, key ARN, alias name or alias ARN. Carries out a due
-    /// deletion and a due rotation first.
-    pub(super) fn resolve(&self, key_id: &str) -> Result<(KeyRecord, Option<String>), KmsError> {
-        let missing = || KmsError::not_found(format!("Key '{key_id}' does not exist"));
-        let (id, alias) = if let Some(name) = alias_name(key_id) {
-            let a = self
-                .store
-                .alias(&name)?
-                .ok_or_else(|| KmsError::not_found(format!("Alias '{name}' is not found.")))?;
-            (a.key_id, Some(name))
-        } else if let Some((_, id)) = key_id.rsplit_once(":key/") {
-            (id.to_owned(), None)
-        } else {
-            (key_id.to_owned(), None)
+    /// Finds a key by id, key ARN, alias name or alias ARN. A bare id or
+    /// alias name resolves in the caller's own account and Region; an ARN
+    /// in the account it names, and only in the caller's Region. With
+    /// [`Reach::Own`], an ARN of another account finds nothing. Carries out
+    /// a due deletion and a due rotation first.
+    pub(super) fn resolve(
+        &self,
+        id: &Identity,
+        key_id: &str,
+        reach: Reach,
+    ) -> Result<(KeyRecord, Option<String>), KmsError> {
+        let own = self.caller_scope(id);
+        let named = KeyRef::parse(key_id, self.caller_region(id)).map_err(|e| match e {
+            KeyRefError::OtherRegion(r) => KmsError::not_found(format!("Invalid arn {r}")),
+            KeyRefError::Malformed => KmsError::not_found(format!("Invalid keyId '{key_id}'")),
+        })?;
+        let (scope, key, alias) = match named {
+            KeyRef::Id(k) | KeyRef::Alias(k) if own.is_none() => {
+                return Err(KmsError::not_found(format!("Key '{k}' does not exist")));
+            }
+            KeyRef::Id(k) => (own.clone(), k, None),
+            KeyRef::Alias(name) => (own.clone(), String::new(), Some(name)),
+            KeyRef::KeyArn(s, k) => (Some(s), k, None),
+            KeyRef::AliasArn(s, name) => (Some(s), String::new(), Some(name)),
         };
-        let mut key = self.load_key(&id)?.ok_or_else(missing)?;
+        // INVARIANT: the first arm returned for callers without a scope.
+        let Some(scope) = scope else {
+            return Err(KmsError::not_found(format!(
+                "Key '{key_id}' does not exist"
+            )));
+        };
+        let missing =
+            |k: &str| KmsError::not_found(format!("Key '{}' does not exist", scope.key_arn(k)));
+        if reach == Reach::Own && own.as_ref() != Some(&scope) {
+            return Err(match &alias {
+                Some(name) => alias_not_found(&scope, name),
+                None => missing(&key),
+            });
+        }
+        let key = match &alias {
+            Some(name) => {
+                self.store
+                    .alias(&scope, name)?
+                    .ok_or_else(|| alias_not_found(&scope, name))?
+                    .key_id
+            }
+            None => key,
+        };
+        let record = self.load_key(&scope, &key)?.ok_or_else(|| missing(&key))?;
+        Ok((self.due(record, || missing(&key))?, alias))
+    }
+
+    /// The key a ciphertext names, in the caller's Region and any account
+    /// (as a key ARN would name it); its record says whose it is.
+    pub(super) fn resolve_blob_key(
+        &self,
+        id: &Identity,
+        key_id: &str,
+    ) -> Result<KeyRecord, KmsError> {
+        let missing = || {
+            KmsError::not_found(format!(
+                "the ciphertext was encrypted under key '{key_id}', which does not exist"
+            ))
+        };
+        let region = self.caller_region(id);
+        let cached = self
+            .records
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+            .cloned();
+        let record = match cached {
+            Some(k) if &k.scope.region == region => Some(k),
+            Some(_) => None,
+            None => self.cache(self.store.key_in_region(region, key_id)?),
+        };
+        self.due(record.ok_or_else(missing)?, missing)
+    }
+
+    /// Carries out a key's due deletion (then it is `missing`) or rotation.
+    fn due(
+        &self,
+        mut key: KeyRecord,
+        missing: impl FnOnce() -> KmsError,
+    ) -> Result<KeyRecord, KmsError> {
         let now = self.now();
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
-            self.delete_key(&key.key_id)?;
+            self.delete_key(&key)?;
             return Err(missing());
         }
         if key.state == KeyState::Enabled && key.next_rotation.is_some_and(|t| t <= now) {
             self.rotate(&mut key, "AUTOMATIC")?;
         }
-        Ok((key, alias))
+        Ok(key)
     }
 
-    pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
+    /// The key `key_id` of `scope`, through the record cache.
+    pub(super) fn load_key(
+        &self,
+        scope: &Scope,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>, KmsError> {
         if let Some(k) = self
             .records
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(key_id)
         {
-            return Ok(Some(k.clone()));
+            // Key ids are unique: a cached key of another scope means this
+            // scope has none.
+            return Ok((&k.scope == scope).then(|| k.clone()));
         }
-        let k = self.store.key(key_id)?;
+        Ok(self.cache(self.store.key(scope, key_id)?))
+    }
+
+    fn cache(&self, k: Option<KeyRecord>) -> Option<KeyRecord> {
         if let Some(k) = &k {
             self.records
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k.key_id.clone(), k.clone());
         }
-        Ok(k)
+        k
     }
 
     /// Writes a changed key record (durably) and refreshes the cache.
@@ -70,8 +160,9 @@ impl KeyService {
         Ok(())
     }
 
-    pub(super) fn delete_key(&self, key_id: &str) -> Result<(), KmsError> {
-        self.store.delete_key(key_id)?;
+    pub(super) fn delete_key(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        self.store.delete_key(key)?;
+        let key_id = key.key_id.as_str();
         self.records
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -102,7 +193,7 @@ impl KeyService {
         }
         let policy = compile_key_policy(&key.key_id, &key.policy)?;
         let mut grants = GrantIndex::default();
-        for g in self.store.grants(&key.key_id)? {
+        for g in self.store.grants(key)? {
             let source = Source::new(format!("grant {}", g.grant_id), g.document.as_str());
             let parsed = policy::parse_grants(&source)
                 .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
@@ -125,7 +216,7 @@ impl KeyService {
         &self,
         id: &Identity,
         action: Action,
-        resource: Option<&str>,
+        key: Option<&KeyRecord>,
         facts: Facts,
     ) -> Request {
         let mut b = Request::builder(id.caller.clone(), action)
@@ -134,8 +225,10 @@ impl KeyService {
                 time::OffsetDateTime::from_unix_timestamp(self.now())
                     .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
             );
-        if let Some(r) = resource {
-            b = b.resource(r);
+        if let Some(k) = key {
+            b = b
+                .resource(k.arn.as_str())
+                .key_account(k.scope.account.clone());
         }
         if let Some(ip) = id.source_ip {
             b = b.source_ip(ip);
@@ -179,7 +272,7 @@ impl KeyService {
             id.iam_policies.clone(),
             tables.grants.clone(),
         );
-        let req = self.request(id, action, Some(&key.arn), facts);
+        let req = self.request(id, action, Some(key), facts);
         match eval::authorize(&table, &req) {
             Ok((permit, explanation)) => {
                 call.record(key, &explanation);
@@ -234,7 +327,7 @@ impl KeyService {
         let sealed = match cached {
             Some(s) => s,
             None => {
-                let v = self.store.version(&key.key_id, version)?.ok_or_else(|| {
+                let v = self.store.version(key, version)?.ok_or_else(|| {
                     KmsError::new(
                         ErrorKind::InvalidCiphertext,
                         "the ciphertext refers to a key version that does not exist",

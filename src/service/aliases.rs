@@ -2,12 +2,28 @@
 
 use serde_json::{Value, json};
 
+use crate::scope::Scope;
 use crate::store::AliasRecord;
+
+use super::access::Reach;
 
 use super::fields::{page_response, paginate, required, s};
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
 
+/// How often UpdateAlias and DeleteAlias retry when the alias moves between
+/// authorization and the write.
+const ALIAS_RETRIES: usize = 8;
+
 impl KeyService {
+    /// Aliases live in the caller's account and Region; a caller without an
+    /// account (a service principal) has none.
+    fn alias_scope(&self, id: &Identity, name: &str) -> Result<Scope, KmsError> {
+        self.caller_scope(id)
+            .ok_or_else(|| KmsError::not_found(format!("Alias {name} is not found.")))
+    }
+
+    /// CreateAlias: one insert that fails when the name is taken in the
+    /// caller's account and Region, so two racing calls cannot both win.
     pub(super) fn create_alias(
         &self,
         call: &mut Call,
@@ -16,7 +32,8 @@ impl KeyService {
     ) -> Result<Value, KmsError> {
         let name = required(input, "AliasName")?;
         check_alias_name(name)?;
-        let (key, _) = self.resolve(required(input, "TargetKeyId")?)?;
+        let scope = self.alias_scope(id, name)?;
+        let (key, _) = self.resolve(id, required(input, "TargetKeyId")?, Reach::Own)?;
         self.authorize(
             call,
             id,
@@ -25,25 +42,30 @@ impl KeyService {
             Need::NotPending,
             Facts::default(),
         )?;
-        if self.store.alias(name)?.is_some() {
+        let now = self.now();
+        let created = self.store.insert_alias(
+            &scope,
+            &AliasRecord {
+                name: name.to_owned(),
+                key_id: key.key_id.clone(),
+                created: now,
+                updated: now,
+            },
+        )?;
+        if !created {
             return Err(KmsError::new(
                 ErrorKind::AlreadyExists,
                 format!(
                     "An alias with the name {} already exists",
-                    alias_arn(&self.region, &key.account, name)
+                    scope.alias_arn(name)
                 ),
             ));
         }
-        let now = self.now();
-        self.store.put_alias(&AliasRecord {
-            name: name.to_owned(),
-            key_id: key.key_id.clone(),
-            created: now,
-            updated: now,
-        })?;
         Ok(json!({}))
     }
 
+    /// UpdateAlias: authorized on the key the alias points to and on the new
+    /// target, then re-pointed only if it still points where it did.
     pub(super) fn update_alias(
         &self,
         call: &mut Call,
@@ -52,25 +74,31 @@ impl KeyService {
     ) -> Result<Value, KmsError> {
         let name = required(input, "AliasName")?;
         check_alias_name(name)?;
-        let mut alias = self
-            .store
-            .alias(name)?
-            .ok_or_else(|| KmsError::not_found(format!("Alias '{name}' is not found.")))?;
-        let (old, _) = self.resolve(&alias.key_id)?;
-        let (new, _) = self.resolve(required(input, "TargetKeyId")?)?;
-        self.authorize(call, id, &old, "UpdateAlias", Need::Any, Facts::default())?;
-        self.authorize(
-            call,
-            id,
-            &new,
-            "UpdateAlias",
-            Need::NotPending,
-            Facts::default(),
-        )?;
-        alias.key_id = new.key_id;
-        alias.updated = self.now();
-        self.store.put_alias(&alias)?;
-        Ok(json!({}))
+        let scope = self.alias_scope(id, name)?;
+        let (new, _) = self.resolve(id, required(input, "TargetKeyId")?, Reach::Own)?;
+        for _ in 0..ALIAS_RETRIES {
+            let alias = self
+                .store
+                .alias(&scope, name)?
+                .ok_or_else(|| alias_not_found(&scope, name))?;
+            let (old, _) = self.resolve(id, &alias.key_id, Reach::Own)?;
+            self.authorize(call, id, &old, "UpdateAlias", Need::Any, Facts::default())?;
+            self.authorize(
+                call,
+                id,
+                &new,
+                "UpdateAlias",
+                Need::NotPending,
+                Facts::default(),
+            )?;
+            if self
+                .store
+                .repoint_alias(&scope, name, &old.key_id, &new.key_id, self.now())?
+            {
+                return Ok(json!({}));
+            }
+        }
+        Err(alias_contended(name))
     }
 
     pub(super) fn delete_alias(
@@ -80,16 +108,22 @@ impl KeyService {
         input: &Value,
     ) -> Result<Value, KmsError> {
         let name = required(input, "AliasName")?;
-        let alias = self
-            .store
-            .alias(name)?
-            .ok_or_else(|| KmsError::not_found(format!("Alias '{name}' is not found.")))?;
-        let (key, _) = self.resolve(&alias.key_id)?;
-        self.authorize(call, id, &key, "DeleteAlias", Need::Any, Facts::default())?;
-        self.store.delete_alias(name)?;
-        Ok(json!({}))
+        let scope = self.alias_scope(id, name)?;
+        for _ in 0..ALIAS_RETRIES {
+            let alias = self
+                .store
+                .alias(&scope, name)?
+                .ok_or_else(|| alias_not_found(&scope, name))?;
+            let (key, _) = self.resolve(id, &alias.key_id, Reach::Own)?;
+            self.authorize(call, id, &key, "DeleteAlias", Need::Any, Facts::default())?;
+            if self.store.delete_alias(&scope, name, &key.key_id)? {
+                return Ok(json!({}));
+            }
+        }
+        Err(alias_contended(name))
     }
 
+    /// ListAliases: the aliases of the caller's account and Region only.
     pub(super) fn list_aliases(
         &self,
         call: &mut Call,
@@ -97,7 +131,7 @@ impl KeyService {
         input: &Value,
     ) -> Result<Value, KmsError> {
         let filter = match s(input, "KeyId")? {
-            Some(k) => Some(self.resolve(k)?.0),
+            Some(k) => Some(self.resolve(id, k, Reach::Own)?.0),
             None => None,
         };
         match &filter {
@@ -106,37 +140,36 @@ impl KeyService {
             }
             None => self.authorize_account(call, id, "ListAliases", Facts::default())?,
         }
-        let mut items = Vec::new();
-        for a in self.store.aliases()? {
-            if filter.as_ref().is_some_and(|k| k.key_id != a.key_id) {
-                continue;
-            }
-            let account = match self.load_key(&a.key_id)? {
-                Some(k) => k.account,
-                None => continue,
-            };
-            items.push(json!({
-                "AliasName": a.name, "AliasArn": alias_arn(id.region.as_deref().unwrap_or(&self.region), &account, &a.name),
-                "TargetKeyId": a.key_id, "CreationDate": a.created, "LastUpdatedDate": a.updated
-            }));
-        }
+        let Some(scope) = self.caller_scope(id) else {
+            return Ok(page_response("Aliases", Vec::new(), None));
+        };
+        let items: Vec<Value> = self
+            .store
+            .aliases(&scope)?
+            .into_iter()
+            .filter(|a| filter.as_ref().is_none_or(|k| k.key_id == a.key_id))
+            .map(|a| {
+                json!({
+                    "AliasName": a.name, "AliasArn": scope.alias_arn(&a.name),
+                    "TargetKeyId": a.key_id, "CreationDate": a.created, "LastUpdatedDate": a.updated
+                })
+            })
+            .collect();
         let (page, next) = paginate(items, input)?;
         Ok(page_response("Aliases", page, next))
     }
 }
 
-/// `alias/NAME` or `arn:aws:kms:REGION:ACCOUNT:alias/NAME` → `alias/NAME`.
-pub(super) fn alias_name(key_id: &str) -> Option<String> {
-    if key_id.starts_with("alias/") {
-        return Some(key_id.to_owned());
-    }
-    key_id
-        .rsplit_once(":alias/")
-        .map(|(_, n)| format!("alias/{n}"))
+/// AWS's NotFoundException for an alias.
+pub(super) fn alias_not_found(scope: &Scope, name: &str) -> KmsError {
+    KmsError::not_found(format!("Alias {} is not found.", scope.alias_arn(name)))
 }
 
-pub(super) fn alias_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:kms:{region}:{account}:{name}")
+fn alias_contended(name: &str) -> KmsError {
+    KmsError::new(
+        ErrorKind::KmsInternal,
+        format!("{name} kept changing while this request was authorized; retry"),
+    )
 }
 
 pub(super) fn check_alias_name(name: &str) -> Result<(), KmsError> {

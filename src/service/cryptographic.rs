@@ -10,6 +10,7 @@ use crate::crypto::{self, Secret, blob};
 use crate::eval::{ContextValue, Permit};
 use crate::store::KeyRecord;
 
+use super::access::Reach;
 use super::fields::{blob_field, context_field, in_range, int, required, s, strings};
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, MAX_PLAINTEXT, Need};
 
@@ -20,7 +21,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(required(input, "KeyId")?)?;
+        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let plaintext = blob_field(input, "Plaintext")?
             .ok_or_else(|| KmsError::validation("1 validation error detected: Value null at 'plaintext' failed to satisfy constraint: Member must not be null"))?;
         let plaintext = Secret::new(plaintext);
@@ -76,24 +77,16 @@ impl KeyService {
     /// The key a ciphertext names, checked against an optional `KeyId`.
     pub(super) fn blob_key(
         &self,
+        id: &Identity,
         ciphertext: &[u8],
         key_id: Option<&str>,
     ) -> Result<(KeyRecord, Option<String>), KmsError> {
         let header = blob::header(ciphertext)
             .map_err(|e| KmsError::new(ErrorKind::InvalidCiphertext, e.to_string()))?;
-        let (key, _) = self.resolve(&header.key_id).map_err(|e| {
-            if e.kind == ErrorKind::NotFound {
-                KmsError::not_found(format!(
-                    "the ciphertext was encrypted under key '{}', which does not exist",
-                    header.key_id
-                ))
-            } else {
-                e
-            }
-        })?;
+        let key = self.resolve_blob_key(id, &header.key_id)?;
         let mut alias = None;
         if let Some(wanted) = key_id {
-            let (named, a) = self.resolve(wanted)?;
+            let (named, a) = self.resolve(id, wanted, Reach::Named)?;
             if named.key_id != key.key_id {
                 return Err(KmsError::new(
                     ErrorKind::IncorrectKey,
@@ -115,7 +108,7 @@ impl KeyService {
             .ok_or_else(|| KmsError::validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"))?;
         let context = context_field(input, "EncryptionContext")?;
         check_algorithm(input, "EncryptionAlgorithm")?;
-        let (key, alias) = self.blob_key(&ciphertext, s(input, "KeyId")?)?;
+        let (key, alias) = self.blob_key(id, &ciphertext, s(input, "KeyId")?)?;
         self.check_grant_tokens(input)?;
         let permit = self.authorize(
             call,
@@ -150,8 +143,9 @@ impl KeyService {
         let dest_context = context_field(input, "DestinationEncryptionContext")?;
         check_algorithm(input, "SourceEncryptionAlgorithm")?;
         check_algorithm(input, "DestinationEncryptionAlgorithm")?;
-        let (source, source_alias) = self.blob_key(&ciphertext, s(input, "SourceKeyId")?)?;
-        let (dest, dest_alias) = self.resolve(required(input, "DestinationKeyId")?)?;
+        let (source, source_alias) = self.blob_key(id, &ciphertext, s(input, "SourceKeyId")?)?;
+        let (dest, dest_alias) =
+            self.resolve(id, required(input, "DestinationKeyId")?, Reach::Named)?;
         let same = (source.key_id == dest.key_id).to_string();
         let from = self.authorize(
             call,
@@ -197,7 +191,7 @@ impl KeyService {
         input: &Value,
         with_plaintext: bool,
     ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(required(input, "KeyId")?)?;
+        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let context = context_field(input, "EncryptionContext")?;
         let size = match (s(input, "KeySpec")?, int(input, "NumberOfBytes")?) {
             (Some("AES_256"), None) => 32,

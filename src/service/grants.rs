@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 use crate::catalog::Action;
 use crate::crypto;
 use crate::eval::ContextValue;
+use crate::eval::{self, Caller};
+use crate::policy::ast::GrantConstraints;
 use crate::policy::{self, Source};
-use crate::store::{GrantRecord, KeyRecord};
+use crate::store::{GrantInsert, GrantRecord, KeyRecord};
 
-use super::access::access_denied;
+use super::access::{Reach, access_denied};
 use super::fields::{boolean, context_field, hex, page_response, paginate, required, s, strings};
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, MAX_GRANTS_PER_KEY, Need};
 
@@ -24,7 +26,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let grantee = required(input, "GranteePrincipal")?.to_owned();
         let retiring = s(input, "RetiringPrincipal")?.map(str::to_owned);
         let operations = strings(input, "Operations")?;
@@ -85,14 +87,11 @@ impl KeyService {
             .last()
             .and_then(|d| d["decidedBy"][0]["source"].as_str())
             == Some("grant");
-        if through_grant {
-            self.check_child_grant(id, &key, &operations, constraints.as_ref())?;
-        }
         // Validate the grant through the same parser the evaluator reads.
         let grant_id = hex(crypto::random_bytes(32).expose());
         let mut doc = json!({
             "GrantId": grant_id, "KeyId": key.arn, "GranteePrincipal": grantee,
-            "Operations": operations, "IssuingAccount": format!("arn:aws:iam::{}:root", key.account),
+            "Operations": operations, "IssuingAccount": key.scope.account.root_arn(),
             "CreationDate": self.now(),
         });
         if let Some(o) = doc.as_object_mut() {
@@ -134,29 +133,12 @@ impl KeyService {
                 )));
             }
         }
-        let existing = self.store.grants(&key.key_id)?;
-        if let Some(n) = &name {
-            // CreateGrant is idempotent for the same name and parameters.
-            for g in &existing {
-                let d: Value = serde_json::from_str(&g.document).unwrap_or(Value::Null);
-                let same = d.get("Name").and_then(Value::as_str) == Some(n)
-                    && d.get("GranteePrincipal") == doc.get("GranteePrincipal")
-                    && d.get("Operations") == doc.get("Operations")
-                    && d.get("Constraints") == doc.get("Constraints")
-                    && d.get("RetiringPrincipal") == doc.get("RetiringPrincipal");
-                if same {
-                    return Ok(json!({"GrantId": g.grant_id, "GrantToken": g.token}));
-                }
-            }
-        }
-        if existing.len() >= MAX_GRANTS_PER_KEY {
-            return Err(KmsError::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "The key {} has {MAX_GRANTS_PER_KEY} grants, the limit",
-                    key.arn
-                ),
-            ));
+        if through_grant {
+            let child = parsed
+                .first()
+                .and_then(|g| g.node.constraints.as_ref())
+                .map(|c| &c.node);
+            self.check_child_grant(id, &key, &operations, child)?;
         }
         if boolean(input, "DryRun")? {
             return Err(KmsError::new(
@@ -165,59 +147,62 @@ impl KeyService {
             ));
         }
         let token = B64.encode(crypto::random_bytes(48).expose());
-        self.store.insert_grant(&GrantRecord {
+        let record = GrantRecord {
             grant_id: grant_id.clone(),
             key_id: key.key_id.clone(),
             token: token.clone(),
             document: text,
-        })?;
+        };
+        match self.store.insert_grant(&key, &record, MAX_GRANTS_PER_KEY)? {
+            GrantInsert::Created => {}
+            // CreateGrant is idempotent for the same name and parameters.
+            GrantInsert::Existing(g) => {
+                return Ok(json!({"GrantId": g.grant_id, "GrantToken": g.token}));
+            }
+            GrantInsert::LimitExceeded => {
+                return Err(KmsError::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "The key {} has {MAX_GRANTS_PER_KEY} grants, the limit",
+                        key.arn
+                    ),
+                ));
+            }
+        }
         self.forget(&key.key_id);
         Ok(json!({"GrantId": grant_id, "GrantToken": token}))
     }
 
     /// A grant that allows CreateGrant may only create grants for a subset of
-    /// its operations, with constraints at least as strict as its own.
+    /// its operations, with constraints at least as strict as its own
+    /// (absent and empty constraints differ: `Equals {}` admits only the
+    /// empty context).
     pub(super) fn check_child_grant(
         &self,
         id: &Identity,
         key: &KeyRecord,
         ops: &[String],
-        constraints: Option<&Value>,
+        child: Option<&GrantConstraints>,
     ) -> Result<(), KmsError> {
         let caller: Vec<&str> = id.caller.arns().collect();
-        let child_equals = constraints
-            .map(|c| context_field(c, "EncryptionContextEquals"))
-            .transpose()?
-            .filter(|m| !m.is_empty());
-        let child_subset = constraints
-            .map(|c| context_field(c, "EncryptionContextSubset"))
-            .transpose()?
-            .filter(|m| !m.is_empty());
-        let narrower = |parent: &Value| -> Result<bool, KmsError> {
-            let parent_ops: Vec<String> = strings(parent, "Operations")?;
-            if !parent_ops.iter().any(|o| o == "CreateGrant")
-                || !ops.iter().all(|o| parent_ops.contains(o))
-            {
-                return Ok(false);
-            }
-            let pc = parent.get("Constraints").cloned().unwrap_or(Value::Null);
-            let p_equals = context_field(&pc, "EncryptionContextEquals")?;
-            let p_subset = context_field(&pc, "EncryptionContextSubset")?;
-            let ok_equals = p_equals.is_empty() || child_equals.as_ref() == Some(&p_equals);
-            let includes =
-                |m: &BTreeMap<String, String>| p_subset.iter().all(|(k, v)| m.get(k) == Some(v));
-            let ok_subset = p_subset.is_empty()
-                || child_equals.as_ref().is_some_and(includes)
-                || child_subset.as_ref().is_some_and(includes);
-            Ok(ok_equals && ok_subset)
-        };
-        for (_, d) in self.grant_entries(key)? {
-            let mine = d
-                .get("GranteePrincipal")
-                .and_then(Value::as_str)
-                .is_some_and(|g| caller.contains(&g));
-            if mine && narrower(&d)? {
-                return Ok(());
+        for g in self.store.grants(key)? {
+            let source = Source::new(format!("grant {}", g.grant_id), g.document.as_str());
+            let Ok(parsed) = policy::parse_grants(&source) else {
+                continue;
+            };
+            for parent in parsed.iter().map(|p| &p.node) {
+                let parent_ops: Vec<&str> =
+                    parent.operations.iter().map(|o| o.node.as_str()).collect();
+                let narrower = caller.contains(&parent.grantee_principal.node.as_str())
+                    && parent_ops.contains(&"CreateGrant")
+                    && ops.iter().all(|o| parent_ops.contains(&o.as_str()))
+                    && eval::constraints_at_least_as_strict(
+                        child,
+                        parent.constraints.as_ref().map(|c| &c.node),
+                    );
+                if narrower {
+                    return Ok(());
+                }
             }
         }
         Err(KmsError::new(
@@ -235,7 +220,7 @@ impl KeyService {
     ) -> Result<Vec<(GrantRecord, Value)>, KmsError> {
         Ok(self
             .store
-            .grants(&key.key_id)?
+            .grants(key)?
             .into_iter()
             .map(|g| {
                 let d: Value = serde_json::from_str(&g.document).unwrap_or(Value::Null);
@@ -250,7 +235,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(call, id, &key, "ListGrants", Need::Any, Facts::default())?;
         let grant_id = s(input, "GrantId")?;
         let grantee = s(input, "GranteePrincipal")?;
@@ -277,38 +262,49 @@ impl KeyService {
     ) -> Result<Value, KmsError> {
         self.authorize_account(call, id, "ListRetirableGrants", Facts::default())?;
         let who = required(input, "RetiringPrincipal")?;
+        // AWS: "You must specify a principal in your AWS account." The grants
+        // listed may be on keys of other accounts, which named this principal.
+        let principal_account = Caller::parse(who).ok().and_then(|c| c.account);
+        if principal_account.is_none() || principal_account != id.caller.account {
+            let list = Action::from_operation("ListRetirableGrants")
+                .ok_or_else(|| KmsError::internal("catalog lacks ListRetirableGrants"))?;
+            return Err(access_denied(id, list, Some(who)));
+        }
         let items: Vec<Value> = self
             .store
-            .all_grants()?
+            .retirable_grants(self.caller_region(id), who)?
             .into_iter()
             .filter_map(|g| serde_json::from_str::<Value>(&g.document).ok())
-            .filter(|d| d.get("RetiringPrincipal").and_then(Value::as_str) == Some(who))
             .collect();
         let (page, next) = paginate(items, input)?;
         Ok(page_response("Grants", page, next))
     }
 
+    /// The grant RetireGrant names: by its token (on a key of any account
+    /// in the caller's Region), or by key and grant id.
     pub(super) fn find_grant(
         &self,
+        id: &Identity,
         input: &Value,
     ) -> Result<(KeyRecord, GrantRecord, Value), KmsError> {
         if let Some(token) = s(input, "GrantToken")? {
+            let invalid = || {
+                KmsError::new(
+                    ErrorKind::InvalidGrantToken,
+                    "The grant token is not valid.",
+                )
+            };
             let g = self
                 .store
-                .all_grants()?
-                .into_iter()
-                .find(|g| g.token == token)
-                .ok_or_else(|| {
-                    KmsError::new(
-                        ErrorKind::InvalidGrantToken,
-                        "The grant token is not valid.",
-                    )
-                })?;
-            let (key, _) = self.resolve(&g.key_id)?;
+                .grant_by_token(self.caller_region(id), token)?
+                .ok_or_else(invalid)?;
+            let key = self
+                .resolve_blob_key(id, &g.key_id)
+                .map_err(|_| invalid())?;
             let d = serde_json::from_str(&g.document).unwrap_or(Value::Null);
             return Ok((key, g, d));
         }
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let grant_id = required(input, "GrantId")?;
         let (g, d) = self
             .grant_entries(&key)?
@@ -329,8 +325,9 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, g, d) = self.find_grant(input)?;
-        call.resources.push((key.account.clone(), key.arn.clone()));
+        let (key, g, d) = self.find_grant(id, input)?;
+        call.resources
+            .push((key.scope.account.0.clone(), key.arn.clone()));
         let caller_arns: Vec<&str> = id.caller.arns().collect();
         let is = |field: &str| {
             d.get(field)
@@ -346,13 +343,18 @@ impl KeyService {
                 .caller
                 .account
                 .as_ref()
-                .is_some_and(|a| a.0 == key.account);
+                .is_some_and(|a| *a == key.scope.account);
         if !(is("RetiringPrincipal") || grantee_may || issuing_root) {
             let retire = Action::from_operation("RetireGrant")
                 .ok_or_else(|| KmsError::internal("catalog lacks RetireGrant"))?;
             return Err(access_denied(id, retire, Some(&key.arn)));
         }
-        self.store.delete_grant(&g.grant_id)?;
+        if !self.store.delete_grant(&key, &g.grant_id)? {
+            return Err(KmsError::new(
+                ErrorKind::InvalidGrantId,
+                format!("Grant ID {} is not valid", g.grant_id),
+            ));
+        }
         self.forget(&key.key_id);
         Ok(json!({}))
     }
@@ -363,21 +365,15 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let grant_id = required(input, "GrantId")?;
         self.authorize(call, id, &key, "RevokeGrant", Need::Any, Facts::default())?;
-        if !self
-            .store
-            .grants(&key.key_id)?
-            .iter()
-            .any(|g| g.grant_id == grant_id)
-        {
+        if !self.store.delete_grant(&key, grant_id)? {
             return Err(KmsError::new(
                 ErrorKind::InvalidGrantId,
                 format!("Grant ID {grant_id} is not valid"),
             ));
         }
-        self.store.delete_grant(grant_id)?;
         self.forget(&key.key_id);
         Ok(json!({}))
     }

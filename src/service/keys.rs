@@ -10,7 +10,7 @@ use crate::crypto::Secret;
 use crate::eval::{self, ContextValue};
 use crate::store::{KeyRecord, KeyState, VersionRecord};
 
-use super::access::compile_key_policy;
+use super::access::{Reach, compile_key_policy};
 use super::fields::{boolean, in_range, int, page_response, paginate, required, s};
 use super::tags::tag_list;
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need};
@@ -18,7 +18,7 @@ use super::{Call, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, M
 impl KeyService {
     pub(super) fn metadata(&self, key: &KeyRecord) -> Value {
         let mut m = json!({
-            "AWSAccountId": key.account,
+            "AWSAccountId": key.scope.account.0,
             "KeyId": key.key_id,
             "Arn": key.arn,
             "CreationDate": key.created,
@@ -114,31 +114,17 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        let account = id
-            .caller
-            .account
-            .as_ref()
-            .map(|a| a.0.clone())
-            .ok_or_else(|| {
-                KmsError::new(
-                    ErrorKind::AccessDenied,
-                    "a service principal cannot own keys",
-                )
-            })?;
+        let scope = self.caller_scope(id).ok_or_else(|| {
+            KmsError::new(
+                ErrorKind::AccessDenied,
+                "a service principal cannot own keys",
+            )
+        })?;
         let key_id = uuid::Uuid::new_v4().to_string();
-        let region = id.region.clone().unwrap_or_else(|| self.region.clone());
-        let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
         let policy = match s(input, "Policy")? {
             Some(p) => p.to_owned(),
-            None => default_policy(&account),
+            None => default_policy(&scope.account.0),
         };
-        let compiled = self.check_new_policy(
-            id,
-            &key_id,
-            &arn,
-            &policy,
-            boolean(input, "BypassPolicyLockoutSafetyCheck")?,
-        )?;
         let now = self.now();
         let material = Secret::random(32);
         let sealed = self
@@ -147,9 +133,8 @@ impl KeyService {
             .map_err(|e| KmsError::internal(e.to_string()))?;
         let key = KeyRecord {
             key_id: key_id.clone(),
-            arn: arn.clone(),
-            account: account.clone(),
-            region,
+            arn: scope.key_arn(&key_id),
+            scope,
             description: s(input, "Description")?.unwrap_or("").to_owned(),
             state: KeyState::Enabled,
             key_spec: spec.to_owned(),
@@ -162,6 +147,12 @@ impl KeyService {
             policy,
             current_version: 1,
         };
+        let compiled = self.check_new_policy(
+            id,
+            &key,
+            &key.policy,
+            boolean(input, "BypassPolicyLockoutSafetyCheck")?,
+        )?;
         self.store.insert_key(
             &key,
             &VersionRecord {
@@ -172,7 +163,7 @@ impl KeyService {
             },
         )?;
         if !tags.is_empty() {
-            self.store.set_tags(&key_id, &tags)?;
+            self.store.set_tags(&key, &tags)?;
         }
         self.tables
             .write()
@@ -184,7 +175,8 @@ impl KeyService {
                     grants: Arc::default(),
                 }),
             );
-        call.resources.push((account, arn));
+        call.resources
+            .push((key.scope.account.0.clone(), key.arn.clone()));
         Ok(json!({ "KeyMetadata": self.metadata(&key) }))
     }
 
@@ -193,8 +185,7 @@ impl KeyService {
     pub(super) fn check_new_policy(
         &self,
         id: &Identity,
-        key_id: &str,
-        arn: &str,
+        key: &KeyRecord,
         policy: &str,
         bypass: bool,
     ) -> Result<CompiledPolicy, KmsError> {
@@ -207,7 +198,7 @@ impl KeyService {
                 ),
             ));
         }
-        let compiled = compile_key_policy(key_id, policy)
+        let compiled = compile_key_policy(&key.key_id, policy)
             .map_err(|e| KmsError::new(ErrorKind::MalformedPolicyDocument, e.message))?;
         if !bypass {
             let table = DecisionTable::from_parts(
@@ -218,7 +209,7 @@ impl KeyService {
             let Some(put) = Action::from_operation("PutKeyPolicy") else {
                 return Err(KmsError::internal("catalog lacks PutKeyPolicy"));
             };
-            let req = self.request(id, put, Some(arn), Facts::default());
+            let req = self.request(id, put, Some(key), Facts::default());
             if !eval::decide(&table, &req).is_allow() {
                 return Err(KmsError::new(
                     ErrorKind::MalformedPolicyDocument,
@@ -235,7 +226,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(required(input, "KeyId")?)?;
+        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -259,9 +250,12 @@ impl KeyService {
         self.authorize_account(call, id, "ListKeys", Facts::default())?;
         let now = self.now();
         let mut items = Vec::new();
-        for k in self.store.keys()? {
+        let Some(scope) = self.caller_scope(id) else {
+            return Ok(page_response("Keys", Vec::new(), None));
+        };
+        for k in self.store.keys(&scope)? {
             if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= now) {
-                self.delete_key(&k.key_id)?;
+                self.delete_key(&k)?;
                 continue;
             }
             items.push(json!({"KeyId": k.key_id, "KeyArn": k.arn}));
@@ -277,7 +271,7 @@ impl KeyService {
         input: &Value,
         enable: bool,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let op = if enable { "EnableKey" } else { "DisableKey" };
         self.authorize(call, id, &key, op, Need::NotPending, Facts::default())?;
         key.state = if enable {
@@ -295,7 +289,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let days = int(input, "PendingWindowInDays")?.unwrap_or(30);
         self.authorize(
             call,
@@ -328,7 +322,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -356,7 +350,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let description = required(input, "Description")?;
         self.authorize(
             call,

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::eval::ContextValue;
 
+use super::access::Reach;
 use super::fields::{boolean, required, s};
 use super::{Call, Facts, Identity, KeyService, KeyTables, KmsError, Need};
 
@@ -16,7 +17,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let policy = required(input, "Policy")?;
         if let Some(name) = s(input, "PolicyName")?.filter(|n| *n != "default") {
             return Err(KmsError::not_found(format!(
@@ -38,7 +39,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        let compiled = self.check_new_policy(id, &key.key_id, &key.arn, policy, bypass)?;
+        let compiled = self.check_new_policy(id, &key, policy, bypass)?;
         key.policy = policy.to_owned();
         self.save_key(&key)?;
         let grants = self.key_tables(&key)?.grants.clone();
@@ -61,7 +62,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(call, id, &key, "GetKeyPolicy", Need::Any, Facts::default())?;
         let name = s(input, "PolicyName")?.unwrap_or("default");
         if name != "default" {
@@ -78,7 +79,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,

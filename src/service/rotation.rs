@@ -6,6 +6,7 @@ use crate::crypto::Secret;
 use crate::eval::ContextValue;
 use crate::store::{KeyRecord, VersionRecord};
 
+use super::access::Reach;
 use super::fields::{in_range, int, page_response, paginate, required};
 use super::{Call, Facts, Identity, KeyService, KmsError, Need};
 
@@ -45,7 +46,7 @@ impl KeyService {
         input: &Value,
         enable: bool,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         if enable {
             let days = int(input, "RotationPeriodInDays")?.unwrap_or(365);
             self.authorize(
@@ -87,7 +88,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -111,7 +112,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -130,7 +131,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -141,7 +142,7 @@ impl KeyService {
         )?;
         let items: Vec<Value> = self
             .store
-            .versions(&key.key_id)?
+            .versions(&key)?
             .into_iter()
             .filter(|v| v.version > 1)
             .map(|v| json!({"KeyId": key.arn, "RotationDate": v.created, "RotationType": v.kind}))

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::eval::ContextValue;
 
+use super::access::Reach;
 use super::fields::{page_response, paginate, required, strings};
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
 
@@ -14,7 +15,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let tags = tag_list(input)?;
         let mut extra = vec![(
             "aws:TagKeys".to_owned(),
@@ -34,7 +35,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        self.store.set_tags(&key.key_id, &tags)?;
+        self.store.set_tags(&key, &tags)?;
         Ok(json!({}))
     }
 
@@ -44,7 +45,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let keys = strings(input, "TagKeys")?;
         self.authorize(
             call,
@@ -57,7 +58,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        self.store.remove_tags(&key.key_id, &keys)?;
+        self.store.remove_tags(&key, &keys)?;
         Ok(json!({}))
     }
 
@@ -67,7 +68,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(required(input, "KeyId")?)?;
+        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -78,7 +79,7 @@ impl KeyService {
         )?;
         let items: Vec<Value> = self
             .store
-            .tags(&key.key_id)?
+            .tags(&key)?
             .into_iter()
             .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
             .collect();

@@ -1,0 +1,184 @@
+//! The records the store keeps, each inside one [`Scope`], and how a row
+//! becomes one.
+
+use serde_json::Value;
+
+use crate::policy::ast::AccountId;
+use crate::scope::{Region, Scope};
+
+/// The lifecycle state of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+        }
+    }
+
+    fn parse(s: &str) -> KeyState {
+        match s {
+            "Enabled" => KeyState::Enabled,
+            "PendingDeletion" => KeyState::PendingDeletion,
+            _ => KeyState::Disabled,
+        }
+    }
+}
+
+/// A KMS key, without its material.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub key_id: String,
+    /// The account and Region that own the key: the only source of truth
+    /// for its owner.
+    pub scope: Scope,
+    /// Derived from `scope` and `key_id`; never parsed back.
+    pub arn: String,
+    pub description: String,
+    pub state: KeyState,
+    pub key_spec: String,
+    pub key_usage: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub deletion_date: Option<i64>,
+    pub pending_window_days: Option<i64>,
+    pub rotation_period_days: Option<i64>,
+    pub next_rotation: Option<i64>,
+    pub policy: String,
+    pub current_version: u32,
+}
+
+/// One version of a key's material, sealed under the root key.
+#[derive(Clone)]
+pub struct VersionRecord {
+    pub version: u32,
+    pub sealed: Vec<u8>,
+    pub created: i64,
+    /// `INITIAL`, `AUTOMATIC` or `ON_DEMAND`.
+    pub kind: String,
+}
+
+/// An alias: unique by name within its account and Region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub name: String,
+    pub key_id: String,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// A grant, kept as its `ListGrants` JSON entry so that the policy
+/// compiler reads it like any other grant document. It lives in its key's
+/// scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRecord {
+    pub grant_id: String,
+    pub key_id: String,
+    pub token: String,
+    pub document: String,
+}
+
+impl GrantRecord {
+    /// The grant's name, if it has one.
+    pub(super) fn name(&self) -> Option<String> {
+        self.parsed()
+            .get("Name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The retiring principal, if any.
+    pub(super) fn retiring(&self) -> Option<String> {
+        self.parsed()
+            .get("RetiringPrincipal")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The parameters that make two CreateGrant calls with one name the
+    /// same grant (AWS: a retry with identical parameters returns the
+    /// original grant), as canonical JSON.
+    pub(super) fn params(&self) -> String {
+        let d = self.parsed();
+        let pick = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+        serde_json::json!([
+            pick("Name"),
+            pick("GranteePrincipal"),
+            pick("Operations"),
+            pick("Constraints"),
+            pick("RetiringPrincipal"),
+        ])
+        .to_string()
+    }
+
+    fn parsed(&self) -> Value {
+        serde_json::from_str(&self.document).unwrap_or(Value::Null)
+    }
+}
+
+pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version";
+
+/// A scope read back from the store. Rows written before Regions were
+/// checked may hold a name that is not a Region; such a key keeps its
+/// text and is reachable from no request.
+pub(super) fn scope_from(account: String, region: String) -> Scope {
+    Scope::new(
+        AccountId(account),
+        Region::parse(&region).unwrap_or_else(|| Region::unchecked(region)),
+    )
+}
+
+pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let key_id: String = r.get(0)?;
+    let scope = scope_from(r.get(1)?, r.get(2)?);
+    Ok(KeyRecord {
+        arn: scope.key_arn(&key_id),
+        key_id,
+        scope,
+        description: r.get(3)?,
+        state: KeyState::parse(&r.get::<_, String>(4)?),
+        key_spec: r.get(5)?,
+        key_usage: r.get(6)?,
+        created: r.get(7)?,
+        deletion_date: r.get(8)?,
+        pending_window_days: r.get(9)?,
+        rotation_period_days: r.get(10)?,
+        next_rotation: r.get(11)?,
+        policy: r.get(12)?,
+        current_version: r.get(13)?,
+    })
+}
+
+pub(super) fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        version: r.get(0)?,
+        sealed: r.get(1)?,
+        created: r.get(2)?,
+        kind: r.get(3)?,
+    })
+}
+
+pub(super) fn alias_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
+    Ok(AliasRecord {
+        name: r.get(0)?,
+        key_id: r.get(1)?,
+        created: r.get(2)?,
+        updated: r.get(3)?,
+    })
+}
+
+pub(super) fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRecord> {
+    Ok(GrantRecord {
+        grant_id: r.get(0)?,
+        key_id: r.get(1)?,
+        token: r.get(2)?,
+        document: r.get(3)?,
+    })
+}

@@ -1,0 +1,120 @@
+//! The store's tables and their migrations, versioned with SQLite's
+//! `user_version`. Version 0 is the schema before scopes: aliases keyed by
+//! name alone, grants, tags and key versions without an account or Region.
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::StoreError;
+use super::records::GrantRecord;
+
+/// The schema this build writes.
+pub(super) const VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE keys (
+    key_id TEXT PRIMARY KEY, arn TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+    description TEXT NOT NULL, state TEXT NOT NULL, key_spec TEXT NOT NULL, key_usage TEXT NOT NULL,
+    created INTEGER NOT NULL, deletion_date INTEGER, pending_window INTEGER,
+    rotation_period INTEGER, next_rotation INTEGER, policy TEXT NOT NULL,
+    current_version INTEGER NOT NULL);
+CREATE INDEX keys_by_scope ON keys (account, region, created);
+CREATE TABLE key_versions (
+    key_id TEXT NOT NULL, version INTEGER NOT NULL, sealed BLOB NOT NULL,
+    created INTEGER NOT NULL, kind TEXT NOT NULL,
+    account TEXT NOT NULL, region TEXT NOT NULL, PRIMARY KEY (key_id, version));
+CREATE TABLE aliases (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, key_id TEXT NOT NULL,
+    created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (account, region, name));
+CREATE INDEX aliases_by_key ON aliases (key_id);
+CREATE TABLE tags (
+    key_id TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL,
+    account TEXT NOT NULL, region TEXT NOT NULL, PRIMARY KEY (key_id, tag_key));
+CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, token TEXT NOT NULL, document TEXT NOT NULL,
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT, params TEXT NOT NULL, retiring TEXT);
+CREATE INDEX grants_by_key ON grants (key_id);
+CREATE INDEX grants_by_token ON grants (token);
+CREATE INDEX grants_by_retiring ON grants (region, retiring);
+";
+
+/// Brings the database to [`VERSION`], in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > VERSION {
+        return Err(StoreError::new(format!(
+            "the database has schema version {version}; this keyward reads up to {VERSION}: use a newer keyward"
+        )));
+    }
+    if version == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let has_keys: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type='table' AND name='keys'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_keys {
+        v0_to_v1(&tx)?;
+    } else {
+        tx.execute_batch(SCHEMA_V1)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Every record takes the account and Region of the key it belongs to;
+/// aliases were created by that account (CreateAlias needs the key in the
+/// caller's account), so they take the key's scope too.
+fn v0_to_v1(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "
+        CREATE INDEX keys_by_scope ON keys (account, region, created);
+        ALTER TABLE key_versions ADD COLUMN account TEXT NOT NULL DEFAULT '';
+        ALTER TABLE key_versions ADD COLUMN region TEXT NOT NULL DEFAULT '';
+        UPDATE key_versions SET
+            account = (SELECT account FROM keys WHERE keys.key_id = key_versions.key_id),
+            region = (SELECT region FROM keys WHERE keys.key_id = key_versions.key_id)
+            WHERE key_id IN (SELECT key_id FROM keys);
+        ALTER TABLE aliases RENAME TO aliases_v0;
+        CREATE TABLE aliases (
+            account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, key_id TEXT NOT NULL,
+            created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (account, region, name));
+        CREATE INDEX aliases_by_key ON aliases (key_id);
+        INSERT INTO aliases (account, region, name, key_id, created, updated)
+            SELECT k.account, k.region, a.name, a.key_id, a.created, a.updated
+            FROM aliases_v0 a JOIN keys k ON k.key_id = a.key_id;
+        DROP TABLE aliases_v0;
+        ALTER TABLE tags ADD COLUMN account TEXT NOT NULL DEFAULT '';
+        ALTER TABLE tags ADD COLUMN region TEXT NOT NULL DEFAULT '';
+        UPDATE tags SET
+            account = (SELECT account FROM keys WHERE keys.key_id = tags.key_id),
+            region = (SELECT region FROM keys WHERE keys.key_id = tags.key_id)
+            WHERE key_id IN (SELECT key_id FROM keys);
+        ALTER TABLE grants ADD COLUMN account TEXT NOT NULL DEFAULT '';
+        ALTER TABLE grants ADD COLUMN region TEXT NOT NULL DEFAULT '';
+        ALTER TABLE grants ADD COLUMN name TEXT;
+        ALTER TABLE grants ADD COLUMN params TEXT NOT NULL DEFAULT '';
+        ALTER TABLE grants ADD COLUMN retiring TEXT;
+        UPDATE grants SET
+            account = (SELECT account FROM keys WHERE keys.key_id = grants.key_id),
+            region = (SELECT region FROM keys WHERE keys.key_id = grants.key_id)
+            WHERE key_id IN (SELECT key_id FROM keys);
+        CREATE INDEX grants_by_token ON grants (token);
+        CREATE INDEX grants_by_retiring ON grants (region, retiring);
+        ",
+    )?;
+    let grants: Vec<GrantRecord> = {
+        let mut stmt = tx.prepare("SELECT grant_id, key_id, token, document FROM grants")?;
+        let rows = stmt.query_map([], super::records::grant_from_row)?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for g in grants {
+        tx.execute(
+            "UPDATE grants SET name=?2, params=?3, retiring=?4 WHERE grant_id=?1",
+            params![g.grant_id, g.name(), g.params(), g.retiring()],
+        )?;
+    }
+    Ok(())
+}
