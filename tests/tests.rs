@@ -16,3 +16,4 @@ mod properties;
 mod semantics;
 mod service;
 mod sigv4;
+mod tenancy;

@@ -6,12 +6,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 
 import boto3
 import botocore.config
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
 
 
 def identity(key_id, principal, actions=None, **extra):
@@ -42,6 +48,11 @@ IDENTITIES = {
     "appserver": identity(
         "AKIAAPPSERVER0000001", f"arn:aws:iam::{ACCOUNT}:role/AppServer", ["kms:Decrypt", "kms:Encrypt"]
     ),
+    # A second account: its administrator, and a user with no IAM policy.
+    "b_admin": identity("AKIABADMIN0000000001", f"arn:aws:iam::{OTHER_ACCOUNT}:user/admin", ["kms:*"]),
+    "mallory": identity("AKIAMALLORY000000001", f"arn:aws:iam::{OTHER_ACCOUNT}:user/mallory"),
+    # A grantee with no IAM policy at all.
+    "pipeline": identity("AKIAPIPELINE00000001", f"arn:aws:iam::{ACCOUNT}:role/Pipeline"),
     "ec2": identity(
         "AKIAEC2SERVICE000001",
         f"arn:aws:iam::{ACCOUNT}:role/ec2-service",
@@ -79,12 +90,12 @@ def server():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def client_for(server, who, secret=None):
+def client_for(server, who, secret=None, region="us-east-1"):
     ident = IDENTITIES[who]
     return boto3.client(
         "kms",
         endpoint_url=server["endpoint"],
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=ident["access_key_id"],
         aws_secret_access_key=secret or ident["secret_access_key"],
         config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
@@ -98,3 +109,20 @@ def kms(server):
 
 def keyward_bin():
     return os.environ.get("KEYWARD_BIN", os.path.join("target", "debug", "keyward"))
+
+
+def signed_post(server, target, body, who="admin", extra_headers=None, region="us-east-1", service="kms"):
+    """A request signed by botocore's SigV4 signer for any credential scope
+    (boto3 itself refuses Region names that are not host labels)."""
+    ident = IDENTITIES[who]
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    headers.update(extra_headers or {})
+    req = AWSRequest(method="POST", url=server["endpoint"] + "/", data=body, headers=headers)
+    SigV4Auth(Credentials(ident["access_key_id"], ident["secret_access_key"]), service, region).add_auth(req)
+    prepared = req.prepare()
+    http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(http, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")

@@ -11,26 +11,8 @@ import urllib.error
 import urllib.request
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from conftest import IDENTITIES, keyward_bin
-
-
-def signed_post(server, target, body, who="admin", extra_headers=None):
-    ident = IDENTITIES[who]
-    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
-    headers.update(extra_headers or {})
-    req = AWSRequest(method="POST", url=server["endpoint"] + "/", data=body, headers=headers)
-    SigV4Auth(Credentials(ident["access_key_id"], ident["secret_access_key"]), "kms", "us-east-1").add_auth(req)
-    prepared = req.prepare()
-    http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
-    try:
-        with urllib.request.urlopen(http, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+from conftest import IDENTITIES, keyward_bin, signed_post
 
 
 def test_malformed_requests_get_aws_errors(server):
