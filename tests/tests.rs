@@ -19,3 +19,4 @@ mod semantics;
 mod service;
 mod sigv4;
 mod tenancy;
+mod tenancy_props;
