@@ -198,3 +198,50 @@ fn signing_reproduces_the_suite_and_verifies() {
     };
     assert!(sigv4::verify(&req, |_| Some(SECRET.as_bytes().to_vec()), SUITE_TIME).is_ok());
 }
+
+/// Every header that changes a request's meaning must be signed: one added
+/// after signing is refused, naming it, whatever its value.
+#[test]
+fn meaningful_headers_must_be_signed() {
+    for (name, value, shown) in [
+        ("X-Amz-Target", "TrentService.DisableKey", "X-Amz-Target"),
+        ("Content-Type", "application/x-amz-json-1.1", "Content-Type"),
+        (
+            "X-Keyward-On-Behalf-Of",
+            "arn:aws:iam::111122223333:role/App",
+            "X-Keyward-On-Behalf-Of",
+        ),
+        ("x-amz-security-token", "token", "X-Amz-Security-Token"),
+    ] {
+        let mut p = vector("post-vanilla");
+        p.headers.push((name.to_owned(), value.to_owned()));
+        let refused = check(&p, SUITE_TIME).err();
+        assert_eq!(
+            refused,
+            Some(SigError::Unsigned(shown.to_owned())),
+            "{name}"
+        );
+        let e = SigError::Unsigned(shown.to_owned());
+        assert_eq!(e.aws_type(), "InvalidSignatureException");
+        assert_eq!(
+            e.to_string(),
+            format!("'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
+        );
+    }
+    // Host must always be signed.
+    let mut p = vector("post-vanilla");
+    for h in &mut p.headers {
+        if h.0 == "Authorization" {
+            h.1 =
+                h.1.replace("SignedHeaders=host;x-amz-date", "SignedHeaders=x-amz-date");
+        }
+    }
+    assert_eq!(
+        check(&p, SUITE_TIME).err().map(|e| e.to_string()),
+        Some("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into())
+    );
+    // Headers that change nothing (User-Agent) may stay unsigned.
+    let mut p = vector("post-vanilla");
+    p.headers.push(("User-Agent".into(), "boto3".into()));
+    assert!(check(&p, SUITE_TIME).is_ok());
+}

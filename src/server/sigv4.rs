@@ -53,6 +53,67 @@ pub enum SigError {
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
     )]
     BadSignature,
+    /// A header that changes the request's meaning is present but not
+    /// signed (its display name, e.g. `X-Amz-Target`).
+    #[error("{}", unsigned_message(.0))]
+    Unsigned(String),
+}
+
+fn unsigned_message(name: &str) -> String {
+    if name == "Host" {
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned()
+    } else {
+        format!("'{name}' must be a 'SignedHeader' in the AWS Authorization.")
+    }
+}
+
+/// The first header that changes what a request means and is not among the
+/// signed headers: `host`; `x-amz-date` (or `date` without it);
+/// `content-type`; and every `x-amz-*` and `x-keyward-*` header present
+/// (`x-amz-target` names the operation, `x-keyward-on-behalf-of` the
+/// principal a service acts for). An unsigned one could be changed in
+/// flight without breaking the signature.
+fn unsigned_header(headers: &[(String, String)], signed: &[&str]) -> Option<String> {
+    let is_signed = |name: &str| signed.iter().any(|s| s.eq_ignore_ascii_case(name));
+    let present = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    // A fixed order, so the error names the same header whatever order the
+    // headers arrived in.
+    let mut required: Vec<String> = vec!["host".into()];
+    if !present("x-amz-date") {
+        required.push("date".into());
+    }
+    let mut others: Vec<String> = headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .filter(|k| k == "content-type" || k.starts_with("x-amz-") || k.starts_with("x-keyward-"))
+        .collect();
+    others.sort_by_key(|k| {
+        (
+            k != "x-amz-date",
+            k != "x-amz-target",
+            k != "content-type",
+            k.clone(),
+        )
+    });
+    others.dedup();
+    required.extend(others);
+    required
+        .into_iter()
+        .find(|name| !is_signed(name))
+        .map(|name| display_name(&name))
+}
+
+/// `x-amz-target` → `X-Amz-Target`.
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 impl SigError {
@@ -62,9 +123,10 @@ impl SigError {
             SigError::Missing => "MissingAuthenticationTokenException",
             SigError::UnknownKey(_) => "UnrecognizedClientException",
             SigError::Malformed(_) => "IncompleteSignatureException",
-            SigError::Skew(_) | SigError::DateMismatch { .. } | SigError::BadSignature => {
-                "InvalidSignatureException"
-            }
+            SigError::Skew(_)
+            | SigError::DateMismatch { .. }
+            | SigError::BadSignature
+            | SigError::Unsigned(_) => "InvalidSignatureException",
         }
     }
 }
@@ -195,8 +257,8 @@ pub fn verify(
     }
     let secret = secret_for(a.access_key_id)
         .ok_or_else(|| SigError::UnknownKey(a.access_key_id.to_owned()))?;
-    if !a.signed_headers.contains(&"host") {
-        return Err(SigError::Malformed("the host header must be signed".into()));
+    if let Some(name) = unsigned_header(req.headers, &a.signed_headers) {
+        return Err(SigError::Unsigned(name));
     }
     let mut canonical_headers = String::new();
     for name in &a.signed_headers {

@@ -126,3 +126,20 @@ def signed_post(server, target, body, who="admin", extra_headers=None, region="u
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def post_signed_then_added(server, who, signed_headers, added_headers, body=b"{}"):
+    """Signs a request over `signed_headers` (plus host and X-Amz-Date), then
+    adds `added_headers` unsigned, as an attacker on the path could."""
+    ident = IDENTITIES[who]
+    req = AWSRequest(method="POST", url=server["endpoint"] + "/", data=body, headers=dict(signed_headers))
+    SigV4Auth(Credentials(ident["access_key_id"], ident["secret_access_key"]), "kms", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    headers = dict(prepared.headers)
+    headers.update(added_headers)
+    http = urllib.request.Request(prepared.url, data=prepared.body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(http, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
