@@ -3,7 +3,7 @@
 //! SHA-256 of the previous line, so [`verify`] proves the chain intact or
 //! names the first record that was changed, removed or inserted.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -83,11 +83,15 @@ impl AuditLog {
                 }
             }
         }
-        let file = OpenOptions::new()
+        // The log holds encryption contexts: owner-only, also when older.
+        let file = crate::files::private_options()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io)?;
+        if regular {
+            crate::files::restrict_file(path).map_err(io)?;
+        }
         if regular && file.metadata().map_err(io)?.len() > good_len {
             file.set_len(good_len).map_err(io)?;
         }

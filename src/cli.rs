@@ -705,24 +705,21 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         .build()
         .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
     let mut banner = String::new();
-    let shown = startup
-        .credentials
-        .clone()
-        .or_else(|| first_credentials(&startup.identities));
     runtime.block_on(server::serve(config, service, identities, |addr| {
         banner.push_str(&format!(
             "keyward serve: listening on {scheme}://{addr}\n  data: {} (identities: {})\n",
             a.data.display(),
             startup.identities.display()
         ));
-        if startup.credentials.is_some() {
-            banner.push_str("  created a development identity: arn:aws:iam::111122223333:user/keyward-admin, allowed kms:*\n");
-        }
-        if let Some((key, secret)) = &shown {
-            banner.push_str(&format!(
-                "\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n",
-                example_region
-            ));
+        // A secret is printed once, when it was just created; after that it
+        // lives only in the identities file (mode 0600).
+        match &startup.credentials {
+            Some((key, secret)) => banner.push_str(&format!(
+                "  created a development identity: arn:aws:iam::111122223333:user/keyward-admin, allowed kms:*\n\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={example_region}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
+            )),
+            None => banner.push_str(&format!(
+                "\nTry it (credentials from the identities file):\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
+            )),
         }
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
@@ -734,16 +731,6 @@ fn parse_region(s: &str) -> Result<Region, String> {
     Region::parse(s).ok_or_else(|| {
         format!("`{s}` is not a Region name (lowercase, like us-east-1 or ap-southeast-7)")
     })
-}
-
-/// The first identity of an identities file, to show how to connect.
-fn first_credentials(path: &Path) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let first = v.get("identities")?.get(0)?;
-    Some((
-        first.get("access_key_id")?.as_str()?.to_owned(),
-        first.get("secret_access_key")?.as_str()?.to_owned(),
-    ))
 }
 
 fn load_cmd(a: LoadArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {

@@ -14,6 +14,7 @@ pub mod check;
 pub mod compile;
 pub mod crypto;
 pub mod eval;
+pub mod files;
 pub mod lint;
 pub mod policy;
 pub mod scope;

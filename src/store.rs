@@ -56,6 +56,20 @@ pub struct Store {
 impl Store {
     /// Opens (creating or migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // The database holds grant tokens: create it 0600 (SQLite gives its
+        // -wal and -shm files the database's mode) and tighten older ones.
+        let io = |e: std::io::Error| StoreError::new(format!("{}: {e}", path.display()));
+        crate::files::private_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            crate::files::restrict_file(Path::new(&p)).map_err(io)?;
+        }
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

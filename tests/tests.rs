@@ -10,6 +10,7 @@ mod crash;
 mod crypto;
 mod diagnostics;
 mod explain;
+mod files;
 mod grant_constraints;
 mod kms_rules;
 mod lint;

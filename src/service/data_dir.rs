@@ -47,7 +47,7 @@ impl DataDir {
     /// `true` when a key was created.
     pub fn init(&self) -> Result<bool, KmsError> {
         let io = |e: std::io::Error| KmsError::internal(format!("{}: {e}", self.root.display()));
-        std::fs::create_dir_all(&self.root).map_err(io)?;
+        crate::files::private_dir(&self.root).map_err(io)?;
         let path = self.root_key();
         if path.exists() {
             return Ok(false);
@@ -76,21 +76,12 @@ impl DataDir {
 }
 
 /// Writes a new file readable by its owner only (mode 0600), durably.
-#[cfg(unix)]
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    let mut f = crate::files::private_options()
         .write(true)
         .create_new(true)
-        .mode(0o600)
         .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
-}
-
-/// Writes a new file (no permission bits to set on this platform).
-#[cfg(not(unix))]
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }

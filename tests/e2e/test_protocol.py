@@ -70,15 +70,16 @@ def start(data, listen="127.0.0.1:0"):
             break
     text = "".join(banner)
     endpoint = re.search(r"listening on (http://[0-9.:]+)", text).group(1)
-    key = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", text).group(1)
-    secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", text).group(1)
+    key = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", text)
+    secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", text)
     assert f"--endpoint-url {endpoint}" in text
-    return proc, endpoint, key, secret
+    return proc, endpoint, key and key.group(1), secret and secret.group(1), text
 
 
 def test_first_start_without_configuration_and_restart():
     data = os.path.join(tempfile.mkdtemp(prefix="keyward-first-"), "data")
-    proc, endpoint, key, secret = start(data)
+    proc, endpoint, key, secret, _ = start(data)
+    assert key and secret, "a first start prints the credentials it created"
     try:
         kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id=key, aws_secret_access_key=secret)
@@ -90,8 +91,16 @@ def test_first_start_without_configuration_and_restart():
     # The audit log was synced and its chain is intact after SIGTERM.
     verify = subprocess.run([keyward_bin(), "audit", "verify", "--data", data], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
-    proc, endpoint2, key2, secret2 = start(data)
+    proc, endpoint2, key2, secret2, banner = start(data)
     try:
+        # A restart prints no secret; the credentials are kept in the
+        # identities file, readable by its owner only.
+        assert key2 is None and secret not in banner, banner
+        ids = os.path.join(data, "identities.json")
+        assert os.stat(ids).st_mode & 0o777 == 0o600
+        with open(ids) as f:
+            first = json.load(f)["identities"][0]
+        key2, secret2 = first["access_key_id"], first["secret_access_key"]
         assert (key2, secret2) == (key, secret), "a restart keeps the same credentials"
         kms = boto3.client("kms", endpoint_url=endpoint2, region_name="us-east-1",
                            aws_access_key_id=key2, aws_secret_access_key=secret2)
