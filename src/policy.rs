@@ -10,6 +10,7 @@ pub mod ast;
 mod cst;
 mod err;
 mod lower;
+pub mod snippet;
 
 pub use lower::root_account;
 

@@ -164,3 +164,62 @@ fn compile_prints_the_table() {
     assert_eq!(code, 0);
     snapshot!("cli_compile_grants", out);
 }
+
+/// A policy on one very long line used to make miette's reporter panic
+/// (exit 101) once a label sat past column 65,535. Every command now shows
+/// a window of the line and exits 0, 1 or 2.
+#[test]
+fn very_long_lines_render_and_never_panic() {
+    let dir = std::env::temp_dir().join(format!("keyward-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pad = "x".repeat(70_000);
+    let cases = [
+        // An unknown element past column 70,000.
+        format!(
+            r#"{{"Version": "2012-10-17", "Id": "{pad}", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Bogus": 1}}]}}"#
+        ),
+        // A label 70,000 bytes long.
+        format!(
+            r#"{{"Version": "{pad}", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}}]}}"#
+        ),
+        // Not JSON, far along the line.
+        format!(r#"{{"Version": "2012-10-17", "Id": "{pad}", "Statement": [}}"#),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let path = dir.join(format!("long-{i}.json"));
+        std::fs::write(&path, text).expect("write");
+        let p = path.to_str().expect("utf-8 path");
+        for args in [
+            vec!["lint", p],
+            vec!["compile", p],
+            vec![
+                "explain",
+                "--policy",
+                p,
+                "--principal",
+                "111122223333",
+                "--action",
+                "kms:Decrypt",
+            ],
+            vec!["check", "no-public-access", p],
+            vec!["check", "no-new-access", "--old", p, "--new", p],
+        ] {
+            let (code, out, err) = keyward(&args);
+            assert!(
+                (0..=2).contains(&code),
+                "case {i}, {args:?}: exit {code}\n{}",
+                &err[..err.len().min(2000)]
+            );
+            assert!(!err.contains("panicked"), "case {i}, {args:?}");
+            if i == 0 && args[0] == "lint" {
+                assert!(out.contains("unknown element `Bogus`"), "{out}");
+                assert!(
+                    out.contains(":1:70"),
+                    "the location is the real column: {out}"
+                );
+                assert!(out.lines().all(|l| l.chars().count() < 400), "{out}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

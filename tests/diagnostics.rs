@@ -235,3 +235,19 @@ fn spans_point_at_the_exact_bytes() {
     assert_eq!(first.offset(), text.find("\"Effect\"").unwrap_or_default());
     assert!(span.offset() > first.offset());
 }
+
+/// A one-line policy of 70 KB: the frame shows a window of the line around
+/// the problem, and the location is the real line and column.
+#[test]
+fn a_problem_far_along_one_long_line() {
+    let pad = "x".repeat(70_000);
+    snapshot!(
+        "diag_long_line",
+        parse_report(
+            "minified.json",
+            &format!(
+                r#"{{"Version": "2012-10-17", "Id": "{pad}", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Bogus": 1}}]}}"#
+            )
+        )
+    );
+}

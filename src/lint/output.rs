@@ -2,9 +2,10 @@
 //! for code scanning, and GitHub workflow commands for annotations.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
+use miette::{Diagnostic, LabeledSpan, Severity};
+
+use crate::policy::snippet::Snippet;
 use serde_json::{Value, json};
 
 use super::{Category, Finding, RULES, RuleInfo};
@@ -70,7 +71,7 @@ fn level(c: Category) -> &'static str {
 struct FindingDiagnostic<'a> {
     finding: &'a Finding,
     code: String,
-    src: NamedSource<Arc<str>>,
+    src: Snippet,
 }
 
 impl std::fmt::Display for FindingDiagnostic<'_> {
@@ -121,7 +122,7 @@ pub fn human(reports: &[FileReport], color: bool) -> String {
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for r in reports {
-        let src = NamedSource::new(&r.path, r.source.text.clone());
+        let src = Snippet::new(&r.path, r.source.text.clone());
         for f in &r.findings {
             let code = match f.rule() {
                 Some(rule) => format!("{} {} ({})", rule.code, rule.name, f.category),

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, SourceSpan};
+
+use super::snippet::Snippet;
 use thiserror::Error;
 
 use super::Span;
@@ -181,7 +183,7 @@ impl ParseError {
 #[error("{} in `{name}`", count(.errors.len()))]
 pub struct Report<E> {
     name: String,
-    src: NamedSource<Arc<str>>,
+    src: Snippet,
     errors: Vec<E>,
 }
 
@@ -200,7 +202,7 @@ impl<E> Report<E> {
     pub fn new(name: &str, text: Arc<str>, errors: Vec<E>) -> Self {
         Report {
             name: name.to_owned(),
-            src: NamedSource::new(name, text),
+            src: Snippet::new(name, text),
             errors,
         }
     }
