@@ -86,6 +86,22 @@ struct ServeArgs {
     /// The certificate's private key (PEM); needs --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve Prometheus `/metrics` on this address (never on --listen).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Seconds a client has to send a request head, from connecting or from
+    /// its previous response (idle keep-alive connections close after it).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds to receive a request body and answer it.
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
+    /// Seconds a TLS client has to complete its handshake.
+    #[arg(long, default_value_t = 10)]
+    tls_handshake_timeout: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -686,6 +702,13 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
             a.regions.clone()
         },
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
+        metrics_listen: a.metrics_listen,
+        limits: server::Limits {
+            header_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+            request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
+            handshake_timeout: std::time::Duration::from_secs(a.tls_handshake_timeout.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -705,9 +728,12 @@ fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         .build()
         .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
     let mut banner = String::new();
-    runtime.block_on(server::serve(config, service, identities, |addr| {
+    runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
+        let metrics = metrics
+            .map(|m| format!(" (metrics on http://{m}/metrics)"))
+            .unwrap_or_default();
         banner.push_str(&format!(
-            "keyward serve: listening on {scheme}://{addr}\n  data: {} (identities: {})\n",
+            "keyward serve: listening on {scheme}://{addr}{metrics}\n  data: {} (identities: {})\n",
             a.data.display(),
             startup.identities.display()
         ));

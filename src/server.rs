@@ -3,12 +3,13 @@
 //! against the identities file before the service sees it.
 
 pub mod identities;
+mod listener;
+mod metrics;
 pub mod sigv4;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -23,6 +24,8 @@ use crate::eval::Caller;
 use crate::scope::Region;
 use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError};
 use identities::Identities;
+pub use listener::Limits;
+use metrics::{Metrics, UNAUTHENTICATED};
 
 /// Request bodies larger than this are refused (KMS requests are small:
 /// 4 KB of plaintext, 32 KB of policy).
@@ -40,6 +43,9 @@ pub struct Config {
     pub regions: Vec<Region>,
     /// Serve HTTPS with this certificate chain and private key (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve `/metrics` here (never on the API address).
+    pub metrics_listen: Option<SocketAddr>,
+    pub limits: Limits,
 }
 
 /// Marks a request that arrived over TLS (`aws:SecureTransport`).
@@ -56,86 +62,16 @@ struct AppState {
 impl AppState {
     /// A request refused before it reached the service (400 with the AWS
     /// error type), counted under its operation.
-    fn reject(&self, operation: &str, started: Instant, aws_type: &str, message: &str) -> Response {
+    fn reject(
+        &self,
+        operation: &'static str,
+        started: Instant,
+        aws_type: &'static str,
+        message: &str,
+    ) -> Response {
         self.metrics
             .record(operation, aws_type, None, started.elapsed().as_secs_f64());
         error_response(400, aws_type, message)
-    }
-}
-
-#[derive(Default)]
-struct Metrics {
-    inner: Mutex<MetricsInner>,
-}
-
-#[derive(Default)]
-struct MetricsInner {
-    requests: BTreeMap<(String, String), u64>,
-    denies: BTreeMap<(String, String), u64>,
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-const BUCKETS: [f64; 10] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
-];
-
-impl Metrics {
-    fn record(&self, op: &str, outcome: &str, denied: Option<(&str, &str)>, seconds: f64) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *m.requests
-            .entry((op.to_owned(), outcome.to_owned()))
-            .or_default() += 1;
-        if let Some((p, k)) = denied {
-            *m.denies.entry((p.to_owned(), k.to_owned())).or_default() += 1;
-        }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if seconds <= *b {
-                m.buckets[i] += 1;
-            }
-        }
-        m.count += 1;
-        m.sum += seconds;
-    }
-
-    fn render(&self) -> String {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let esc = |s: &str| {
-            s.replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n")
-        };
-        let mut out = String::from(
-            "# HELP keyward_requests_total KMS API requests by operation and outcome.\n# TYPE keyward_requests_total counter\n",
-        );
-        for ((op, outcome), n) in &m.requests {
-            out.push_str(&format!(
-                "keyward_requests_total{{operation=\"{}\",outcome=\"{}\"}} {n}\n",
-                esc(op),
-                esc(outcome)
-            ));
-        }
-        out.push_str("# HELP keyward_denied_total Access denied by principal and key.\n# TYPE keyward_denied_total counter\n");
-        for ((p, k), n) in &m.denies {
-            out.push_str(&format!(
-                "keyward_denied_total{{principal=\"{}\",key=\"{}\"}} {n}\n",
-                esc(p),
-                esc(k)
-            ));
-        }
-        out.push_str("# HELP keyward_request_duration_seconds Request latency.\n# TYPE keyward_request_duration_seconds histogram\n");
-        for (i, b) in BUCKETS.iter().enumerate() {
-            out.push_str(&format!(
-                "keyward_request_duration_seconds_bucket{{le=\"{b}\"}} {}\n",
-                m.buckets[i]
-            ));
-        }
-        out.push_str(&format!(
-            "keyward_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\nkeyward_request_duration_seconds_sum {}\nkeyward_request_duration_seconds_count {}\n",
-            m.count, m.sum, m.count
-        ));
-        out
     }
 }
 
@@ -215,11 +151,7 @@ async fn kms(
         .strip_prefix("TrentService.")
         .unwrap_or("")
         .to_owned();
-    let op_label = if operation.is_empty() {
-        "unknown".to_owned()
-    } else {
-        operation.clone()
-    };
+    let op_label = metrics::operation_label(&operation);
     let signed = sigv4::SignedRequest {
         method: method.as_str(),
         path: uri.path(),
@@ -240,7 +172,7 @@ async fn kms(
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
-            return state.reject(&op_label, started, e.aws_type(), &e.to_string());
+            return state.reject(UNAUTHENTICATED, started, e.aws_type(), &e.to_string());
         }
     };
     let Some(entry) = state
@@ -257,12 +189,17 @@ async fn kms(
     let region = match credential_region(&verified, &state.regions) {
         Ok(r) => r,
         Err(message) => {
-            return state.reject(&op_label, started, "InvalidSignatureException", &message);
+            return state.reject(
+                UNAUTHENTICATED,
+                started,
+                "InvalidSignatureException",
+                &message,
+            );
         }
     };
     if operation.is_empty() || !crate::service::OPERATIONS.contains(&operation.as_str()) {
         return state.reject(
-            &op_label,
+            op_label,
             started,
             "UnknownOperationException",
             &format!("unknown operation `{target}`"),
@@ -287,8 +224,9 @@ async fn kms(
                 identity.via_service = Some(service.clone());
             }
             _ => {
-                return error_response(
-                    400,
+                return state.reject(
+                    op_label,
+                    started,
                     "AccessDeniedException",
                     &format!(
                         "{} may not act on behalf of {behalf}",
@@ -308,7 +246,7 @@ async fn kms(
             Ok(v) => v,
             Err(e) => {
                 return state.reject(
-                    &operation,
+                    op_label,
                     started,
                     "SerializationException",
                     &format!("the request body is not JSON: {e}"),
@@ -316,18 +254,13 @@ async fn kms(
             }
         }
     };
-    let key_hint = input
-        .get("KeyId")
-        .and_then(Value::as_str)
-        .unwrap_or("-")
-        .to_owned();
     // The service call is short (cached tables and key material, one audit
     // append); running it on the worker avoids a thread hand-off per request.
     let result = state.service.call(&identity, &operation, &input);
     let seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(v) => {
-            state.metrics.record(&operation, "ok", None, seconds);
+            state.metrics.record(op_label, "ok", None, seconds);
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
@@ -336,11 +269,11 @@ async fn kms(
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Err(e) => {
-            let denied = (e.kind == ErrorKind::AccessDenied)
-                .then_some((identity.caller.arn.as_str(), key_hint.as_str()));
+            let denied =
+                (e.kind == ErrorKind::AccessDenied).then_some(identity.caller.arn.as_str());
             state
                 .metrics
-                .record(&operation, e.kind.aws_type(), denied, seconds);
+                .record(op_label, e.kind.aws_type(), denied, seconds);
             kms_error(&e)
         }
     }
@@ -410,12 +343,13 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
 }
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish and
-/// the audit log is synced before it returns.
+/// the audit log is synced before it returns. `ready` gets the API address
+/// and, with `--metrics-listen`, the metrics address.
 pub async fn serve(
     config: Config,
     service: KeyService,
     identities: Identities,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(SocketAddr, Option<SocketAddr>),
 ) -> Result<(), miette::Report> {
     let state = Arc::new(AppState {
         service,
@@ -423,32 +357,64 @@ pub async fn serve(
         regions: config.regions.clone(),
         metrics: Metrics::default(),
     });
+    let deadline = config.limits.request_timeout;
     let app = Router::new()
         .route("/", post(kms))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .fallback(too_large_or_other)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(deadline, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => error_response(
+                        408,
+                        "RequestTimeoutException",
+                        "the request was not received and answered in time",
+                    ),
+                }
+            },
+        ))
+        .with_state(state.clone());
+    let metrics_app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
         .with_state(state.clone());
     let acceptor = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| miette::miette!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| miette::miette!("{e}"))?;
-    ready(addr);
-    match acceptor {
-        None => axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| miette::miette!("server: {e}"))?,
-        Some(acceptor) => serve_tls(listener, acceptor, app).await,
-    }
+    let bind = |addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| miette::miette!("cannot listen on {addr}: {e}"))
+    };
+    let api = bind(config.listen).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    ready(
+        listener::local(&api)?,
+        metrics_listener.as_ref().map(listener::local).transpose()?,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let limits = config.limits;
+    tokio::join!(
+        listener::run(api, acceptor, app, limits, stopped(stop_rx.clone())),
+        async {
+            if let Some(l) = metrics_listener {
+                listener::run(l, None, metrics_app, limits, stopped(stop_rx.clone())).await;
+            }
+        }
+    );
     state.service.sync().map_err(|e| miette::miette!("{e}"))?;
     Ok(())
 }
@@ -482,42 +448,6 @@ fn tls_acceptor(
 /// HTTPS: each connection's requests carry the peer address and the
 /// [`Secure`] mark. On shutdown, stop accepting and let open connections
 /// finish their requests.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: Router,
-) {
-    use tower::ServiceExt;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let stop = shutdown();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(stream).await else { return };
-                    let svc = app.map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        req.extensions_mut().insert(Secure);
-                        req
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(
-                        hyper_util::rt::TokioIo::new(tls),
-                        hyper_util::service::TowerToHyperService::new(svc),
-                    );
-                    let _ = watcher.watch(conn).await;
-                });
-            }
-            () = &mut stop => break,
-        }
-    }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await;
-}
-
 async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -242,7 +242,7 @@ impl KeyService {
             input
         };
         let result = if input.is_object() {
-            self.dispatch(&mut call, id, input)
+            fields::check_lengths(input).and_then(|()| self.dispatch(&mut call, id, input))
         } else {
             Err(KmsError::new(
                 ErrorKind::Serialization,

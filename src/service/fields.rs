@@ -160,3 +160,45 @@ pub(super) fn page_response(field: &str, page: Vec<Value>, next: Option<String>)
     }
     Value::Object(out)
 }
+
+/// The KMS API model's length limits on string members, checked before
+/// anything else reads the request (so an oversized member is neither
+/// looked up nor echoed): member, minimum, maximum.
+const LENGTHS: &[(&str, usize, usize)] = &[
+    ("KeyId", 1, 2048),
+    ("TargetKeyId", 1, 2048),
+    ("SourceKeyId", 1, 2048),
+    ("DestinationKeyId", 1, 2048),
+    ("AliasName", 1, 256),
+    ("GrantId", 1, 128),
+    ("GrantToken", 1, 8192),
+    ("GranteePrincipal", 1, 256),
+    ("RetiringPrincipal", 1, 256),
+    ("Name", 1, 256),
+    ("Description", 0, 8192),
+    ("PolicyName", 1, 128),
+    ("Policy", 1, 131_072),
+    ("Marker", 1, 1024),
+];
+
+/// AWS's ValidationException for a string member outside its length range.
+pub(super) fn check_lengths(input: &Value) -> Result<(), KmsError> {
+    for (member, min, max) in LENGTHS {
+        let Some(Value::String(v)) = input.get(*member) else {
+            continue;
+        };
+        let n = v.chars().count();
+        if n < *min || n > *max {
+            let bound = if n > *max {
+                format!("less than or equal to {max}")
+            } else {
+                format!("greater than or equal to {min}")
+            };
+            return Err(KmsError::validation(format!(
+                "1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have length {bound}",
+                lower_first(member)
+            )));
+        }
+    }
+    Ok(())
+}

@@ -70,7 +70,8 @@ def server():
     with open(ids, "w") as f:
         json.dump({"identities": list(IDENTITIES.values())}, f)
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(workdir, "data"), "--identities", ids],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+         "--data", os.path.join(workdir, "data"), "--identities", ids],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -81,7 +82,8 @@ def server():
         proc.kill()
         raise RuntimeError(f"keyward serve did not start: {line}{proc.stdout.read()}")
     endpoint = match.group(1)
-    yield {"endpoint": endpoint, "workdir": workdir, "proc": proc}
+    metrics = re.search(r"metrics on (http://[0-9.:]+/metrics)", line).group(1)
+    yield {"endpoint": endpoint, "metrics": metrics, "workdir": workdir, "proc": proc}
     proc.terminate()
     try:
         proc.wait(timeout=10)

@@ -2,8 +2,16 @@
 
 import base64
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
-from conftest import ACCOUNT, post_signed_then_added, signed_post
+from conftest import ACCOUNT, IDENTITIES, client_for, keyward_bin, post_signed_then_added, signed_post
 
 
 def test_an_unsigned_target_cannot_retarget_a_request(server, kms):
@@ -53,3 +61,90 @@ def test_on_behalf_of_added_after_signing_is_refused(server, kms):
         extra_headers={"X-Keyward-On-Behalf-Of": f"arn:aws:iam::{ACCOUNT}:role/AppServer"},
     )
     assert status == 200 and out["KeyId"] == key, out
+
+
+def metrics_text(server):
+    with urllib.request.urlopen(server["metrics"], timeout=10) as r:
+        return r.read().decode()
+
+
+def test_unauthenticated_requests_add_no_metrics_series(server):
+    before = metrics_text(server)
+    for i in range(300):
+        req = urllib.request.Request(
+            server["endpoint"] + "/",
+            data=b"{}",
+            method="POST",
+            headers={"X-Amz-Target": f"TrentService.Bogus{i:04d}", "Content-Type": "application/x-amz-json-1.1"},
+        )
+        try:
+            urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            assert e.code == 400
+    after = metrics_text(server)
+    assert "Bogus" not in after
+    assert 'operation="unauthenticated",outcome="MissingAuthenticationTokenException"' in after
+    # One more counter line at most, never one per request.
+    assert len(after.splitlines()) <= len(before.splitlines()) + 1
+
+
+def test_oversized_key_ids_are_refused_before_use(server):
+    status, out = signed_post(server, "TrentService.DescribeKey", json.dumps({"KeyId": "k" * 100_000}).encode(), who="eve")
+    assert status == 400 and out["__type"] == "ValidationException", out
+    assert out["message"] == (
+        "1 validation error detected: Value at 'keyId' failed to satisfy constraint: "
+        "Member must have length less than or equal to 2048"
+    )
+    assert "kkkk" not in metrics_text(server)
+
+
+def start_limited(tmp, *flags):
+    ids = os.path.join(tmp, "identities.json")
+    with open(ids, "w") as f:
+        json.dump({"identities": [IDENTITIES["admin"]]}, f)
+    proc = subprocess.Popen(
+        [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data"), "--identities", ids, *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    line = proc.stdout.readline()
+    host, port = re.search(r"listening on https?://([0-9.]+):(\d+)", line).groups()
+    return proc, host, int(port)
+
+
+def closed_within(sock, seconds):
+    """Whether the server closes `sock` within `seconds` (whatever it sends first)."""
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            if sock.recv(4096) == b"":
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def test_half_sent_requests_and_idle_connections_time_out(tmp_path):
+    proc, host, port = start_limited(str(tmp_path), "--header-timeout", "1", "--max-connections", "4")
+    try:
+        half = socket.create_connection((host, port), timeout=5)
+        half.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n")
+        started = time.monotonic()
+        assert closed_within(half, 5), "a half-sent request head is dropped"
+        assert time.monotonic() - started < 4
+        # Four idle sockets fill the connection limit; a fifth client waits
+        # until the header timeout frees a slot, then is served.
+        idle = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
+        time.sleep(0.2)
+        kms = client_for({"endpoint": f"http://{host}:{port}"}, "admin")
+        started = time.monotonic()
+        kms.list_keys()
+        assert time.monotonic() - started < 5
+        for s in idle:
+            assert closed_within(s, 5), "idle connections are closed"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    assert "connections open, the limit (--max-connections)" in out, out

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import boto3
+import pytest
 
 from conftest import IDENTITIES, keyward_bin, signed_post
 
@@ -52,11 +53,16 @@ def test_health_and_metrics(server, kms):
         eve.describe_key(KeyId=arn)
     except eve.exceptions.ClientError:
         pass
-    with urllib.request.urlopen(server["endpoint"] + "/metrics", timeout=10) as r:
+    with urllib.request.urlopen(server["metrics"], timeout=10) as r:
         text = r.read().decode()
     assert 'keyward_requests_total{operation="ListKeys",outcome="ok"}' in text
-    assert re.search(r'keyward_denied_total\{principal="arn:aws:iam::111122223333:user/eve",key="[^"]+"\} \d+', text)
+    assert re.search(r'keyward_denied_total\{operation="DescribeKey",principal="arn:aws:iam::111122223333:user/eve"\} \d+', text)
     assert "keyward_request_duration_seconds_bucket" in text
+    assert arn.split("/")[-1] not in text, "no key ids in metrics"
+    # Metrics are served on their own address only.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(server["endpoint"] + "/metrics", timeout=10)
+    assert e.value.code == 404
 
 
 def start(data, listen="127.0.0.1:0"):

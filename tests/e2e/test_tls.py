@@ -81,3 +81,33 @@ def test_https_and_secure_transport(server, kms):
     with pytest.raises(ClientError) as e:
         kms.decrypt(CiphertextBlob=plain_blob)
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_silent_tls_client_is_dropped_after_the_handshake_timeout():
+    """A socket that never sends a ClientHello is closed, not kept forever."""
+    import socket
+    import time
+
+    directory = tempfile.mkdtemp(prefix="keyward-tls-silent-")
+    cert, key = self_signed(directory)
+    ids = os.path.join(directory, "identities.json")
+    with open(ids, "w") as f:
+        json.dump({"identities": [IDENTITIES["admin"]]}, f)
+    proc = subprocess.Popen(
+        [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(directory, "data"),
+         "--identities", ids, "--tls-cert", cert, "--tls-key", key, "--tls-handshake-timeout", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        host, port = re.search(r"listening on https://([0-9.]+):(\d+)", proc.stdout.readline()).groups()
+        silent = socket.create_connection((host, int(port)), timeout=5)
+        started = time.monotonic()
+        silent.settimeout(5)
+        try:
+            assert silent.recv(1024) == b""
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < 4
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
