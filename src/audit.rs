@@ -55,8 +55,11 @@ fn body_of(record: &Value) -> String {
 }
 
 impl AuditLog {
-    /// Opens the log, continuing the chain from its last record. A torn last
-    /// line (a crash while writing it: that request never returned) is cut.
+    /// Opens the log, continuing the chain from its last record. Only a torn
+    /// last line (a crash while writing it: that request never returned) is
+    /// cut; any other damage — a record that is not JSON, or one that does
+    /// not link to the record before it — refuses to open, naming the
+    /// record, so nothing after it is lost by a restart.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
         let io = |e: std::io::Error| AuditError::Io(e.to_string());
         let mut last_hash = GENESIS.to_owned();
@@ -65,22 +68,27 @@ impl AuditLog {
         if let Some(f) = regular.then(|| File::open(path).ok()).flatten() {
             let mut reader = BufReader::new(f);
             let mut line = String::new();
+            let mut line_no = 0usize;
             loop {
                 line.clear();
                 let n = reader.read_line(&mut line).map_err(io)?;
-                if n == 0 {
+                if n == 0 || !line.ends_with('\n') {
+                    // End of file, or a torn final line to cut.
                     break;
                 }
-                let complete = line.ends_with('\n');
-                match serde_json::from_str::<Value>(line.trim_end()) {
-                    Ok(v) if complete => {
-                        if let Some(h) = v.get("hash").and_then(Value::as_str) {
-                            last_hash = h.to_owned();
-                        }
-                        good_len += n as u64;
-                    }
-                    _ => break,
+                line_no += 1;
+                let v: Value = serde_json::from_str(line.trim_end())
+                    .map_err(|_| AuditError::Malformed { line: line_no })?;
+                if v.get("prevHash").and_then(Value::as_str) != Some(last_hash.as_str()) {
+                    return Err(AuditError::Broken {
+                        line: line_no,
+                        reason: "it does not link to the record before it; keyward will not continue a damaged log (run `keyward audit verify`, then restore or move the log aside)".into(),
+                    });
                 }
+                if let Some(h) = v.get("hash").and_then(Value::as_str) {
+                    last_hash = h.to_owned();
+                }
+                good_len += n as u64;
             }
         }
         // The log holds encryption contexts: owner-only, also when older.

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::eval::Caller;
 use crate::scope::Region;
-use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError};
+use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError, Refusal};
 use identities::Identities;
 pub use listener::Limits;
 use metrics::{Metrics, UNAUTHENTICATED};
@@ -48,6 +48,13 @@ pub struct Config {
     pub limits: Limits,
 }
 
+/// Who a refused request came from, as far as the server got.
+struct Edge<'a> {
+    peer: std::net::IpAddr,
+    access_key: Option<&'a str>,
+    principal: Option<&'a str>,
+}
+
 /// Marks a request that arrived over TLS (`aws:SecureTransport`).
 #[derive(Debug, Clone, Copy)]
 struct Secure;
@@ -64,6 +71,7 @@ impl AppState {
     /// error type), counted under its operation.
     fn reject(
         &self,
+        edge: &Edge<'_>,
         operation: &'static str,
         started: Instant,
         aws_type: &'static str,
@@ -71,6 +79,19 @@ impl AppState {
     ) -> Response {
         self.metrics
             .record(operation, aws_type, None, started.elapsed().as_secs_f64());
+        let refusal = Refusal {
+            operation: crate::service::OPERATIONS
+                .contains(&operation)
+                .then_some(operation),
+            principal: edge.principal,
+            access_key_id: edge.access_key,
+            source_ip: Some(edge.peer),
+            error_code: aws_type,
+            message,
+        };
+        if let Err(e) = self.service.record_refusal(&refusal) {
+            return kms_error(&e);
+        }
         error_response(400, aws_type, message)
     }
 }
@@ -172,7 +193,18 @@ async fn kms(
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
-            return state.reject(UNAUTHENTICATED, started, e.aws_type(), &e.to_string());
+            let anonymous = Edge {
+                peer: peer.ip(),
+                access_key: None,
+                principal: None,
+            };
+            return state.reject(
+                &anonymous,
+                UNAUTHENTICATED,
+                started,
+                e.aws_type(),
+                &e.to_string(),
+            );
         }
     };
     let Some(entry) = state
@@ -186,10 +218,16 @@ async fn kms(
             "The security token included in the request is invalid.",
         );
     };
+    let edge = Edge {
+        peer: peer.ip(),
+        access_key: Some(&verified.access_key_id),
+        principal: Some(&entry.identity.caller.arn),
+    };
     let region = match credential_region(&verified, &state.regions) {
         Ok(r) => r,
         Err(message) => {
             return state.reject(
+                &edge,
                 UNAUTHENTICATED,
                 started,
                 "InvalidSignatureException",
@@ -199,6 +237,7 @@ async fn kms(
     };
     if operation.is_empty() || !crate::service::OPERATIONS.contains(&operation.as_str()) {
         return state.reject(
+            &edge,
             op_label,
             started,
             "UnknownOperationException",
@@ -225,6 +264,7 @@ async fn kms(
             }
             _ => {
                 return state.reject(
+                    &edge,
                     op_label,
                     started,
                     "AccessDeniedException",
@@ -246,6 +286,7 @@ async fn kms(
             Ok(v) => v,
             Err(e) => {
                 return state.reject(
+                    &edge,
                     op_label,
                     started,
                     "SerializationException",

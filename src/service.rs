@@ -17,6 +17,7 @@ mod keys;
 mod policies;
 mod rotation;
 mod tags;
+mod trail;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -26,6 +27,7 @@ use serde_json::{Map, Value, json};
 
 pub use data_dir::{DataDir, write_private};
 pub use err::{ErrorKind, KmsError};
+pub use trail::Refusal;
 
 use access::compile_key_policy;
 
@@ -253,53 +255,6 @@ impl KeyService {
             .append(self.audit_record(&call, id, input, result.as_ref().err()))
             .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
         result
-    }
-
-    fn audit_record(
-        &self,
-        call: &Call,
-        id: &Identity,
-        input: &Value,
-        error: Option<&KmsError>,
-    ) -> Value {
-        let mut params = input.clone();
-        if let Some(o) = params.as_object_mut() {
-            for secret in ["Plaintext", "CiphertextBlob", "GrantTokens", "GrantToken"] {
-                o.remove(secret);
-            }
-        }
-        let time = time::OffsetDateTime::from_unix_timestamp(self.now())
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
-        let mut record = json!({
-            "eventVersion": "1.08",
-            "eventTime": time,
-            "eventSource": "kms.amazonaws.com",
-            "eventName": call.event,
-            "awsRegion": self.caller_region(id).as_str(),
-            "sourceIPAddress": id.source_ip.map(|ip| ip.to_string()),
-            "userIdentity": {
-                "type": id.caller.principal_type(),
-                "arn": id.caller.arn,
-                "accountId": id.caller.account.as_ref().map(|a| a.0.clone()),
-                "invokedBy": id.via_service,
-            },
-            "requestParameters": params,
-            "resources": call.resources.iter().map(|(acct, arn)| json!({
-                "accountId": acct, "type": "AWS::KMS::Key", "ARN": arn
-            })).collect::<Vec<_>>(),
-            "eventType": "AwsApiCall",
-            "keyward": {"decisions": call.decisions},
-        });
-        if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
-            o.insert("errorCode".into(), json!(e.kind.aws_type()));
-            o.insert("errorMessage".into(), json!(e.message));
-        }
-        record
     }
 
     fn dispatch(&self, call: &mut Call, id: &Identity, input: &Value) -> Result<Value, KmsError> {

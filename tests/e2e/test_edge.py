@@ -148,3 +148,44 @@ def test_half_sent_requests_and_idle_connections_time_out(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=15)
     assert "connections open, the limit (--max-connections)" in out, out
+
+
+def audit_records(server):
+    with open(os.path.join(server["workdir"], "data", "audit.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_refusals_at_the_edge_are_audited(server, kms):
+    before = len(audit_records(server))
+    bad_sig = client_for(server, "admin", secret="not-the-secret")
+    try:
+        bad_sig.list_keys()
+    except Exception:
+        pass
+    signed_post(server, "TrentService.NoSuchOperation", b"{}")
+    signed_post(server, "TrentService.ListKeys", b"{not json")
+    signed_post(server, "TrentService.ListKeys", b"{}", who="eve",
+                extra_headers={"X-Keyward-On-Behalf-Of": f"arn:aws:iam::{ACCOUNT}:role/AppServer"})
+    records = audit_records(server)[before:]
+    codes = [r.get("errorCode") for r in records]
+    assert codes == [
+        "InvalidSignatureException",
+        "UnknownOperationException",
+        "SerializationException",
+        "AccessDeniedException",
+    ], codes
+    assert all(r["keyward"] == {"refusedBy": "server"} for r in records)
+    assert records[0]["userIdentity"]["arn"] is None
+    assert records[3]["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/eve"
+    assert records[2]["eventName"] == "ListKeys" and records[1]["eventName"] is None
+
+
+def test_a_large_denied_request_leaves_a_small_record(server):
+    junk = "j" * 800_000
+    body = json.dumps({"Description": "x", "Junk": junk, "Tags": [{"TagKey": f"k{i}", "TagValue": "v"} for i in range(2000)]}).encode()
+    status, out = signed_post(server, "TrentService.CreateKey", body, who="eve")
+    assert status == 400 and out["__type"] == "AccessDeniedException", out
+    with open(os.path.join(server["workdir"], "data", "audit.jsonl"), "rb") as f:
+        last = f.read().splitlines()[-1]
+    assert len(last) < 16_000, len(last)
+    assert json.loads(last)["errorCode"] == "AccessDeniedException"

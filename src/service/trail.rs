@@ -1,0 +1,162 @@
+//! The audit records a call leaves: CloudTrail-shaped KMS events plus
+//! keyward's decisions, for calls the service ran and for requests the
+//! server refused before they reached it. Every field is bounded, so a
+//! request cannot grow the log by more than a few kilobytes however large
+//! it is.
+
+use serde_json::{Map, Value, json};
+
+use super::{Call, Identity, KeyService, KmsError};
+
+/// Longest string kept in a record; longer ones keep their start and say
+/// how long they were.
+const MAX_STRING: usize = 1024;
+/// A key policy is kept whole up to the largest KMS accepts (32 KB).
+const MAX_POLICY_STRING: usize = 32 * 1024;
+/// Entries kept of an array or object.
+const MAX_ENTRIES: usize = 64;
+/// Nesting kept.
+const MAX_DEPTH: usize = 8;
+
+/// A request the server refused before the service ran it: a bad or
+/// missing signature, a credential scope it does not serve, an unknown
+/// operation, a refused `X-Keyward-On-Behalf-Of`, a body that is not JSON.
+#[derive(Debug, Clone)]
+pub struct Refusal<'a> {
+    /// The operation, when the request named one this service has.
+    pub operation: Option<&'static str>,
+    /// The authenticated principal, if the signature checked out.
+    pub principal: Option<&'a str>,
+    /// The access key id the request claimed.
+    pub access_key_id: Option<&'a str>,
+    pub source_ip: Option<std::net::IpAddr>,
+    pub error_code: &'static str,
+    pub message: &'a str,
+}
+
+fn truncated(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[{} bytes]", &s[..end], s.len())
+}
+
+/// A copy of `v` within the record bounds.
+fn bounded(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::String(s) => Value::String(truncated(s, MAX_STRING)),
+        _ if depth >= MAX_DEPTH => Value::String("…".into()),
+        Value::Array(items) => {
+            let mut out: Vec<Value> = items
+                .iter()
+                .take(MAX_ENTRIES)
+                .map(|x| bounded(x, depth + 1))
+                .collect();
+            if items.len() > MAX_ENTRIES {
+                out.push(Value::String(format!("…[{} entries]", items.len())));
+            }
+            Value::Array(out)
+        }
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m.iter().take(MAX_ENTRIES) {
+                let x = match (k.as_str(), x) {
+                    ("Policy", Value::String(p)) => Value::String(truncated(p, MAX_POLICY_STRING)),
+                    _ => bounded(x, depth + 1),
+                };
+                out.insert(truncated(k, MAX_STRING), x);
+            }
+            if m.len() > MAX_ENTRIES {
+                out.insert("…".into(), Value::String(format!("{} entries", m.len())));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+impl KeyService {
+    fn event_time(&self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.now())
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn audit_record(
+        &self,
+        call: &Call,
+        id: &Identity,
+        input: &Value,
+        error: Option<&KmsError>,
+    ) -> Value {
+        let mut params = input.clone();
+        if let Some(o) = params.as_object_mut() {
+            for secret in ["Plaintext", "CiphertextBlob", "GrantTokens", "GrantToken"] {
+                o.remove(secret);
+            }
+        }
+        let params = bounded(&params, 0);
+        let time = self.event_time();
+        let mut record = json!({
+            "eventVersion": "1.08",
+            "eventTime": time,
+            "eventSource": "kms.amazonaws.com",
+            "eventName": call.event,
+            "awsRegion": self.caller_region(id).as_str(),
+            "sourceIPAddress": id.source_ip.map(|ip| ip.to_string()),
+            "userIdentity": {
+                "type": id.caller.principal_type(),
+                "arn": id.caller.arn,
+                "accountId": id.caller.account.as_ref().map(|a| a.0.clone()),
+                "invokedBy": id.via_service,
+            },
+            "requestParameters": params,
+            "resources": call.resources.iter().map(|(acct, arn)| json!({
+                "accountId": acct, "type": "AWS::KMS::Key", "ARN": arn
+            })).collect::<Vec<_>>(),
+            "eventType": "AwsApiCall",
+            "keyward": {"decisions": bounded(&json!(call.decisions), 0)},
+        });
+        if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
+            o.insert("errorCode".into(), json!(e.kind.aws_type()));
+            o.insert(
+                "errorMessage".into(),
+                json!(truncated(&e.message, MAX_STRING)),
+            );
+        }
+        record
+    }
+
+    /// Records a request the server refused at the edge. Fails closed like
+    /// every record: if it cannot be written, the caller answers with an
+    /// internal error.
+    pub fn record_refusal(&self, r: &Refusal<'_>) -> Result<(), KmsError> {
+        let record = json!({
+            "eventVersion": "1.08",
+            "eventTime": self.event_time(),
+            "eventSource": "kms.amazonaws.com",
+            "eventName": r.operation,
+            "awsRegion": self.region().as_str(),
+            "sourceIPAddress": r.source_ip.map(|ip| ip.to_string()),
+            "userIdentity": {
+                "arn": r.principal.map(|p| truncated(p, MAX_STRING)),
+                "accessKeyId": r.access_key_id.map(|k| truncated(k, 128)),
+            },
+            "errorCode": r.error_code,
+            "errorMessage": truncated(r.message, MAX_STRING),
+            "eventType": "AwsApiCall",
+            "keyward": {"refusedBy": "server"},
+        });
+        self.audit
+            .append(record)
+            .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))
+    }
+}
