@@ -45,37 +45,45 @@ fn truncated(s: &str, max: usize) -> String {
     format!("{}…[{} bytes]", &s[..end], s.len())
 }
 
-/// A copy of `v` within the record bounds.
-fn bounded(v: &Value, depth: usize) -> Value {
+/// `v` within the record bounds (small values pass through unchanged).
+fn bounded(v: Value, depth: usize) -> Value {
     match v {
-        Value::String(s) => Value::String(truncated(s, MAX_STRING)),
-        _ if depth >= MAX_DEPTH => Value::String("…".into()),
+        Value::String(s) if s.len() <= MAX_STRING => Value::String(s),
+        Value::String(s) => Value::String(truncated(&s, MAX_STRING)),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => Value::String("…".into()),
         Value::Array(items) => {
+            let n = items.len();
             let mut out: Vec<Value> = items
-                .iter()
+                .into_iter()
                 .take(MAX_ENTRIES)
                 .map(|x| bounded(x, depth + 1))
                 .collect();
-            if items.len() > MAX_ENTRIES {
-                out.push(Value::String(format!("…[{} entries]", items.len())));
+            if n > MAX_ENTRIES {
+                out.push(Value::String(format!("…[{n} entries]")));
             }
             Value::Array(out)
         }
         Value::Object(m) => {
+            let n = m.len();
             let mut out = Map::new();
-            for (k, x) in m.iter().take(MAX_ENTRIES) {
+            for (k, x) in m.into_iter().take(MAX_ENTRIES) {
                 let x = match (k.as_str(), x) {
-                    ("Policy", Value::String(p)) => Value::String(truncated(p, MAX_POLICY_STRING)),
-                    _ => bounded(x, depth + 1),
+                    ("Policy", Value::String(p)) => Value::String(truncated(&p, MAX_POLICY_STRING)),
+                    (_, x) => bounded(x, depth + 1),
                 };
-                out.insert(truncated(k, MAX_STRING), x);
+                let k = if k.len() <= MAX_STRING {
+                    k
+                } else {
+                    truncated(&k, MAX_STRING)
+                };
+                out.insert(k, x);
             }
-            if m.len() > MAX_ENTRIES {
-                out.insert("…".into(), Value::String(format!("{} entries", m.len())));
+            if n > MAX_ENTRIES {
+                out.insert("…".into(), Value::String(format!("{n} entries")));
             }
             Value::Object(out)
         }
-        other => other.clone(),
+        other => other,
     }
 }
 
@@ -103,7 +111,7 @@ impl KeyService {
                 o.remove(secret);
             }
         }
-        let params = bounded(&params, 0);
+        let params = bounded(params, 0);
         let time = self.event_time();
         let mut record = json!({
             "eventVersion": "1.08",
@@ -123,7 +131,7 @@ impl KeyService {
                 "accountId": acct, "type": "AWS::KMS::Key", "ARN": arn
             })).collect::<Vec<_>>(),
             "eventType": "AwsApiCall",
-            "keyward": {"decisions": bounded(&json!(call.decisions), 0)},
+            "keyward": {"decisions": bounded(Value::Array(call.decisions.clone()), 0)},
         });
         if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
             o.insert("errorCode".into(), json!(e.kind.aws_type()));
