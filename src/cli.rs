@@ -1,5 +1,7 @@
 //! Command-line parsing and the commands themselves.
 
+mod serve;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::IpAddr;
@@ -11,7 +13,6 @@ use keyward::catalog::Action;
 use keyward::compile::{self, CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
 use keyward::eval::{self, Caller, DecisionKind, Request};
 use keyward::policy::Source;
-use keyward::scope::Region;
 
 /// What the process tells its caller, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ enum Command {
     #[command(subcommand)]
     Check(CheckCommand),
     /// Run the key service: the AWS KMS API over HTTP, SigV4-authenticated.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Create a data directory and its root key.
     Init(InitArgs),
     /// Load-test a KMS endpoint with signed requests over keep-alive connections.
@@ -63,46 +64,6 @@ enum Command {
 
 /// Where keys live when no `--data` is given.
 const DEFAULT_DATA: &str = "keyward-data";
-
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:4599")]
-    listen: std::net::SocketAddr,
-    /// The data directory (created on first start).
-    #[arg(long, default_value = DEFAULT_DATA)]
-    data: PathBuf,
-    /// The identities file (default: DATA/identities.json, created with a
-    /// development administrator on first start).
-    #[arg(long)]
-    identities: Option<PathBuf>,
-    /// A Region to serve (repeatable); requests signed for any other are
-    /// refused. Default: every standard AWS Region.
-    #[arg(long = "region", value_parser = parse_region)]
-    regions: Vec<Region>,
-    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM); needs --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Serve Prometheus `/metrics` on this address (never on --listen).
-    #[arg(long)]
-    metrics_listen: Option<std::net::SocketAddr>,
-    /// Seconds a client has to send a request head, from connecting or from
-    /// its previous response (idle keep-alive connections close after it).
-    #[arg(long, default_value_t = 10)]
-    header_timeout: u64,
-    /// Seconds to receive a request body and answer it.
-    #[arg(long, default_value_t = 30)]
-    request_timeout: u64,
-    /// Seconds a TLS client has to complete its handshake.
-    #[arg(long, default_value_t = 10)]
-    tls_handshake_timeout: u64,
-    /// Connections open at once; more wait until one closes.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
-}
 
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
@@ -327,7 +288,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Compile(a) => compile_cmd(a, out),
         Command::Lint(a) => lint_cmd(a, out),
         Command::Check(c) => check_cmd(c, out),
-        Command::Serve(a) => serve_cmd(a, out),
+        Command::Serve(a) => serve::serve_cmd(a, out),
         Command::Init(a) => init_cmd(a, out),
         Command::Load(a) => load_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
@@ -688,75 +649,6 @@ fn debug_cmd(a: DebugArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
             .map_err(|e| miette::miette!("{e}"))?;
     }
     Ok(ExitCode::Ok)
-}
-
-fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
-    use keyward::server;
-    let config = server::Config {
-        listen: a.listen,
-        data: a.data.clone(),
-        identities: a.identities.clone(),
-        regions: if a.regions.is_empty() {
-            Region::commercial()
-        } else {
-            a.regions.clone()
-        },
-        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
-        metrics_listen: a.metrics_listen,
-        limits: server::Limits {
-            header_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
-            request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
-            handshake_timeout: std::time::Duration::from_secs(a.tls_handshake_timeout.max(1)),
-            max_connections: a.max_connections.max(1),
-        },
-    };
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let example_region = config
-        .regions
-        .iter()
-        .find(|r| r.as_str() == "us-east-1")
-        .or(config.regions.first())
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let (service, identities, startup) = server::prepare(&config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
-    let mut banner = String::new();
-    runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
-        let metrics = metrics
-            .map(|m| format!(" (metrics on http://{m}/metrics)"))
-            .unwrap_or_default();
-        banner.push_str(&format!(
-            "keyward serve: listening on {scheme}://{addr}{metrics}\n  data: {} (identities: {})\n",
-            a.data.display(),
-            startup.identities.display()
-        ));
-        // A secret is printed once, when it was just created; after that it
-        // lives only in the identities file (mode 0600).
-        match &startup.credentials {
-            Some((key, secret)) => banner.push_str(&format!(
-                "  created a development identity: arn:aws:iam::111122223333:user/keyward-admin, allowed kms:*\n\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={example_region}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
-            )),
-            None => banner.push_str(&format!(
-                "\nTry it (credentials from the identities file):\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
-            )),
-        }
-        let _ = out.write_all(banner.as_bytes());
-        let _ = out.flush();
-    }))?;
-    Ok(ExitCode::Ok)
-}
-
-fn parse_region(s: &str) -> Result<Region, String> {
-    Region::parse(s).ok_or_else(|| {
-        format!("`{s}` is not a Region name (lowercase, like us-east-1 or ap-southeast-7)")
-    })
 }
 
 fn load_cmd(a: LoadArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {

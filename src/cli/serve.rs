@@ -1,0 +1,118 @@
+//! `keyward serve`: its flags and start banner; the server itself is
+//! `keyward::server`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use keyward::scope::Region;
+
+use super::{DEFAULT_DATA, ExitCode};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    listen: std::net::SocketAddr,
+    /// The data directory (created on first start).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// The identities file (default: DATA/identities.json, created with a
+    /// development administrator on first start).
+    #[arg(long)]
+    identities: Option<PathBuf>,
+    /// A Region to serve (repeatable); requests signed for any other are
+    /// refused. Default: every standard AWS Region.
+    #[arg(long = "region", value_parser = parse_region)]
+    regions: Vec<Region>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve Prometheus `/metrics` on this address (never on --listen).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Seconds a client has to send a request head, from connecting or from
+    /// its previous response (idle keep-alive connections close after it).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds to receive a request body and answer it.
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
+    /// Seconds a TLS client has to complete its handshake.
+    #[arg(long, default_value_t = 10)]
+    tls_handshake_timeout: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+}
+
+pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    use keyward::server;
+    let config = server::Config {
+        listen: a.listen,
+        data: a.data.clone(),
+        identities: a.identities.clone(),
+        regions: if a.regions.is_empty() {
+            Region::commercial()
+        } else {
+            a.regions.clone()
+        },
+        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
+        metrics_listen: a.metrics_listen,
+        limits: server::Limits {
+            header_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+            request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
+            handshake_timeout: std::time::Duration::from_secs(a.tls_handshake_timeout.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let example_region = config
+        .regions
+        .iter()
+        .find(|r| r.as_str() == "us-east-1")
+        .or(config.regions.first())
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let (service, identities, startup) = server::prepare(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
+    let mut banner = String::new();
+    runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
+        let metrics = metrics
+            .map(|m| format!(" (metrics on http://{m}/metrics)"))
+            .unwrap_or_default();
+        banner.push_str(&format!(
+            "keyward serve: listening on {scheme}://{addr}{metrics}\n  data: {} (identities: {})\n",
+            a.data.display(),
+            startup.identities.display()
+        ));
+        // A secret is printed once, when it was just created; after that it
+        // lives only in the identities file (mode 0600).
+        match &startup.credentials {
+            Some((key, secret)) => banner.push_str(&format!(
+                "  created a development identity: arn:aws:iam::111122223333:user/keyward-admin, allowed kms:*\n\nTry it:\n  export AWS_ACCESS_KEY_ID={key}\n  export AWS_SECRET_ACCESS_KEY={secret}\n  export AWS_DEFAULT_REGION={example_region}\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
+            )),
+            None => banner.push_str(&format!(
+                "\nTry it (credentials from the identities file):\n  aws kms create-key --endpoint-url {scheme}://{addr}\n"
+            )),
+        }
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+    }))?;
+    Ok(ExitCode::Ok)
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    Region::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a Region name (lowercase, like us-east-1 or ap-southeast-7)")
+    })
+}
