@@ -16,6 +16,7 @@ mod grant_constraints;
 mod kms_rules;
 mod lint;
 mod migration;
+mod no_panic;
 mod properties;
 mod semantics;
 mod service;
