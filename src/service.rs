@@ -161,6 +161,16 @@ struct Facts {
     extra: Vec<(String, ContextValue)>,
 }
 
+impl Facts {
+    /// Facts holding one single-valued condition key.
+    fn one(key: &str, value: impl Into<String>) -> Facts {
+        Facts {
+            extra: vec![(key.to_owned(), ContextValue::One(value.into()))],
+            ..Facts::default()
+        }
+    }
+}
+
 const MAX_PLAINTEXT: usize = 4096;
 const MAX_POLICY: usize = 32 * 1024;
 const MAX_GRANTS_PER_KEY: usize = 50_000;

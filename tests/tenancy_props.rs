@@ -106,6 +106,16 @@ enum Expect {
     Err(ErrorKind),
 }
 
+impl Expect {
+    /// The same outcome for a call whose response names no key.
+    fn without_key(self) -> Expect {
+        match self {
+            Expect::Ok(_) => Expect::Ok(None),
+            e => e,
+        }
+    }
+}
+
 fn worker(account: usize) -> String {
     format!("arn:aws:iam::{}:role/worker", ACCOUNTS[account])
 }
@@ -350,10 +360,7 @@ fn run(svc: &KeyService, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::CreateGrant(w, k, r) if !m.keys.is_empty() => {
                 let k = k % m.keys.len();
-                let want = match m.reach(*w, k, true) {
-                    Expect::Ok(_) => Expect::Ok(None),
-                    e => e,
-                };
+                let want = m.reach(*w, k, true).without_key();
                 let got = svc.call(
                     &identity(*w),
                     "CreateGrant",
@@ -396,10 +403,7 @@ fn run(svc: &KeyService, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::ListGrants(w, k) if !m.keys.is_empty() => {
                 let k = k % m.keys.len();
-                let want = match m.reach(*w, k, true) {
-                    Expect::Ok(_) => Expect::Ok(None),
-                    e => e,
-                };
+                let want = m.reach(*w, k, true).without_key();
                 let got = svc.call(
                     &identity(*w),
                     "ListGrants",
@@ -410,10 +414,7 @@ fn run(svc: &KeyService, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Tag(w, k) if !m.keys.is_empty() => {
                 let k = k % m.keys.len();
                 // TagResource is not in the shared key's policy.
-                let want = match m.reach(*w, k, false) {
-                    Expect::Ok(_) => Expect::Ok(None),
-                    e => e,
-                };
+                let want = m.reach(*w, k, false).without_key();
                 let got = svc.call(
                     &identity(*w),
                     "TagResource",

@@ -297,13 +297,10 @@ impl KeyService {
             &key,
             "ScheduleKeyDeletion",
             Need::NotPending,
-            Facts {
-                extra: vec![(
-                    "kms:ScheduleKeyDeletionPendingWindowInDays".into(),
-                    ContextValue::One(days.to_string()),
-                )],
-                ..Facts::default()
-            },
+            Facts::one(
+                "kms:ScheduleKeyDeletionPendingWindowInDays",
+                days.to_string(),
+            ),
         )?;
         in_range(days, 7, 30, "pendingWindowInDays")?;
         let when = self.now() + days * 86_400;

@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::eval::ContextValue;
-
 use super::access::Reach;
 use super::fields::{boolean, required, s};
 use super::{Call, Facts, Identity, KeyService, KeyTables, KmsError, Need};
@@ -31,13 +29,7 @@ impl KeyService {
             &key,
             "PutKeyPolicy",
             Need::NotPending,
-            Facts {
-                extra: vec![(
-                    "kms:BypassPolicyLockoutSafetyCheck".into(),
-                    ContextValue::One(bypass.to_string()),
-                )],
-                ..Facts::default()
-            },
+            Facts::one("kms:BypassPolicyLockoutSafetyCheck", bypass.to_string()),
         )?;
         let compiled = self.check_new_policy(id, &key, policy, bypass)?;
         key.policy = policy.to_owned();

@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 
 use crate::crypto::Secret;
-use crate::eval::ContextValue;
 use crate::store::{KeyRecord, VersionRecord};
 
 use super::access::Reach;
@@ -55,13 +54,7 @@ impl KeyService {
                 &key,
                 "EnableKeyRotation",
                 Need::Usable,
-                Facts {
-                    extra: vec![(
-                        "kms:RotationPeriodInDays".into(),
-                        ContextValue::One(days.to_string()),
-                    )],
-                    ..Facts::default()
-                },
+                Facts::one("kms:RotationPeriodInDays", days.to_string()),
             )?;
             in_range(days, 90, 2560, "rotationPeriodInDays")?;
             key.rotation_period_days = Some(days);

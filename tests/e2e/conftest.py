@@ -121,13 +121,7 @@ def signed_post(server, target, body, who="admin", extra_headers=None, region="u
     headers.update(extra_headers or {})
     req = AWSRequest(method="POST", url=server["endpoint"] + "/", data=body, headers=headers)
     SigV4Auth(Credentials(ident["access_key_id"], ident["secret_access_key"]), service, region).add_auth(req)
-    prepared = req.prepare()
-    http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
-    try:
-        with urllib.request.urlopen(http, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return send(req.prepare())
 
 
 def post_signed_then_added(server, who, signed_headers, added_headers, body=b"{}"):
@@ -136,9 +130,13 @@ def post_signed_then_added(server, who, signed_headers, added_headers, body=b"{}
     ident = IDENTITIES[who]
     req = AWSRequest(method="POST", url=server["endpoint"] + "/", data=body, headers=dict(signed_headers))
     SigV4Auth(Credentials(ident["access_key_id"], ident["secret_access_key"]), "kms", "us-east-1").add_auth(req)
-    prepared = req.prepare()
+    return send(req.prepare(), added_headers)
+
+
+def send(prepared, added_headers=None):
+    """Sends a prepared request (plus headers added after signing): status and JSON body."""
     headers = dict(prepared.headers)
-    headers.update(added_headers)
+    headers.update(added_headers or {})
     http = urllib.request.Request(prepared.url, data=prepared.body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(http, timeout=10) as r:
