@@ -1,7 +1,24 @@
 //! The audit log: one JSON line per request, allowed or denied, shaped like
-//! a CloudTrail KMS event plus keyward's decision. Each record carries the
-//! SHA-256 of the previous line, so [`verify`] proves the chain intact or
-//! names the first record that was changed, removed or inserted.
+//! a CloudTrail KMS event plus keyward's decision.
+//!
+//! What the log proves, and how (see [`chain`] for the record format):
+//! - every record is chained to the one before it and MACed with the audit
+//!   key, which is sealed under the root key: a changed, removed, inserted
+//!   or reordered record, or a log re-hashed without the key, fails
+//!   [`verify`], which names the first bad record;
+//! - the store holds an anchor (the head's number and hash, MACed) that is
+//!   written in the same transaction as every change it records, and
+//!   every second for the records of calls that change nothing: a log cut
+//!   short of the anchor fails to open and fails [`verify`];
+//! - a change's record is written, and synced to disk, before the change
+//!   commits, so no change is ever without a record. (A crash between the
+//!   two leaves a record of a change that did not happen; it is the last
+//!   record, after the anchor.)
+//! - signed digests ([`digest`]) let a copy of the log be checked offline
+//!   against a public key, also by someone who does not trust this host.
+
+pub mod chain;
+pub mod digest;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -9,10 +26,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-/// The hash the first record links to.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use chain::{Anchor, ChainKey, GENESIS, Head};
+pub use digest::{PublicKey, SignedDigest, Signer};
+
+use chain::Scan;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum AuditError {
@@ -21,75 +39,159 @@ pub enum AuditError {
     Io(String),
     #[error("audit record {line} is not valid JSON")]
     #[diagnostic(code(keyward::audit_broken))]
-    Malformed { line: usize },
+    Malformed { line: u64 },
     #[error("audit chain broken at record {line}: {reason}")]
     #[diagnostic(code(keyward::audit_broken))]
-    Broken { line: usize, reason: String },
+    Broken { line: u64, reason: String },
+    #[error(
+        "audit log cut: it ends at record {records}, but {who} record {expected}: records were removed from its end"
+    )]
+    #[diagnostic(code(keyward::audit_broken))]
+    Truncated {
+        records: u64,
+        expected: u64,
+        who: String,
+    },
+    #[error("audit anchor: {0}")]
+    #[diagnostic(code(keyward::audit_broken))]
+    Anchor(String),
+    #[error("audit digest: {0}")]
+    #[diagnostic(code(keyward::audit_digest))]
+    Digest(String),
+    #[error("audit key: {0}")]
+    #[diagnostic(code(keyward::audit_key))]
+    Key(String),
+}
+
+/// What the log is checked against.
+#[derive(Default)]
+pub struct Checks<'a> {
+    /// The audit key: check every record's MAC.
+    pub key: Option<&'a ChainKey>,
+    /// The store's anchor: the log must reach it.
+    pub anchor: Option<&'a Anchor>,
+    /// A signed digest's head (already checked against its public key).
+    pub digest: Option<&'a Head>,
+}
+
+/// What [`verify`] found in an intact log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Complete records.
+    pub records: u64,
+    /// The last record.
+    pub head: Head,
+    /// Records written before keyward keyed its chain (they come first and
+    /// are covered by the MAC of the first keyed record after them).
+    pub unkeyed: u64,
+    /// Whether MACs were checked.
+    pub keyed: bool,
+    /// The anchored record, when an anchor was checked.
+    pub anchored: Option<u64>,
+    /// The digest's record, when a digest was checked.
+    pub digest: Option<u64>,
+    /// Bytes of an unterminated last line (a record being written, or torn
+    /// by a crash) that were not checked.
+    pub unterminated: u64,
+}
+
+/// Reads the complete lines of `path` through `scan`; the length of the
+/// checked part and of what follows it.
+fn scan_file(path: &Path, scan: &mut Scan<'_>) -> Result<(u64, u64), AuditError> {
+    let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
+    let f = File::open(path).map_err(io)?;
+    let mut reader = BufReader::new(f);
+    let mut line = String::new();
+    let mut good = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(io)? as u64;
+        if n == 0 {
+            return Ok((good, 0));
+        }
+        if !line.ends_with('\n') {
+            return Ok((good, n));
+        }
+        scan.next(line.trim_end_matches('\n'))?;
+        good += n;
+    }
+}
+
+/// Checks a log file: every record, then the anchor and digest given.
+pub fn verify(path: &Path, checks: &Checks<'_>) -> Result<Report, AuditError> {
+    let watch = [
+        checks.anchor.map(|a| a.head.seq),
+        checks.digest.map(|h| h.seq),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut scan = Scan::new(checks.key, watch);
+    let (_, unterminated) = scan_file(path, &mut scan)?;
+    if let Some(a) = checks.anchor {
+        scan.check_anchor(a)?;
+    }
+    if let Some(h) = checks.digest {
+        scan.check_reaches(h, "the signed digest vouches for")?;
+    }
+    Ok(Report {
+        records: scan.head().seq,
+        head: scan.head().clone(),
+        unkeyed: scan.unkeyed,
+        keyed: checks.key.is_some(),
+        anchored: checks.anchor.map(|a| a.head.seq),
+        digest: checks.digest.map(|h| h.seq),
+        unterminated,
+    })
 }
 
 struct Tail {
     file: File,
-    last_hash: String,
+    head: Head,
 }
 
-/// An append-only, hash-chained audit log.
+/// An append-only, keyed, hash-chained audit log.
 pub struct AuditLog {
+    key: ChainKey,
     tail: Mutex<Tail>,
-}
-
-fn digest(prev: &str, body: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(b"\n");
-    h.update(body.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The record's text without its `hash` field: what the hash covers.
-fn body_of(record: &Value) -> String {
-    let mut r = record.clone();
-    if let Some(o) = r.as_object_mut() {
-        o.remove("hash");
-    }
-    r.to_string()
+    /// A second handle on the file, to sync it without holding the tail;
+    /// none when the log is not a regular file (a pipe or a device cannot
+    /// be synced: what it writes to decides its durability).
+    syncer: Option<File>,
 }
 
 impl AuditLog {
-    /// Opens the log, continuing the chain from its last record. Only a torn
-    /// last line (a crash while writing it: that request never returned) is
-    /// cut; any other damage — a record that is not JSON, or one that does
-    /// not link to the record before it — refuses to open, naming the
-    /// record, so nothing after it is lost by a restart.
-    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        let io = |e: std::io::Error| AuditError::Io(e.to_string());
-        let mut last_hash = GENESIS.to_owned();
-        let mut good_len = 0u64;
+    /// Opens the log, checking every record and that it reaches `anchor`,
+    /// and continues the chain from its last record. Only a torn last line
+    /// (a crash while writing it: that request never returned) is cut; any
+    /// other damage refuses to open, naming the record, so nothing after it
+    /// is lost by a restart.
+    pub fn open(
+        path: &Path,
+        key: ChainKey,
+        anchor: Option<&Anchor>,
+    ) -> Result<AuditLog, AuditError> {
+        let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
         let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-        if let Some(f) = regular.then(|| File::open(path).ok()).flatten() {
-            let mut reader = BufReader::new(f);
-            let mut line = String::new();
-            let mut line_no = 0usize;
-            loop {
-                line.clear();
-                let n = reader.read_line(&mut line).map_err(io)?;
-                if n == 0 || !line.ends_with('\n') {
-                    // End of file, or a torn final line to cut.
-                    break;
-                }
-                line_no += 1;
-                let v: Value = serde_json::from_str(line.trim_end())
-                    .map_err(|_| AuditError::Malformed { line: line_no })?;
-                if v.get("prevHash").and_then(Value::as_str) != Some(last_hash.as_str()) {
-                    return Err(AuditError::Broken {
-                        line: line_no,
-                        reason: "it does not link to the record before it; keyward will not continue a damaged log (run `keyward audit verify`, then restore or move the log aside)".into(),
-                    });
-                }
-                if let Some(h) = v.get("hash").and_then(Value::as_str) {
-                    last_hash = h.to_owned();
-                }
-                good_len += n as u64;
-            }
+        let mut head = Head::genesis();
+        let mut torn = 0;
+        if regular {
+            let report = verify(
+                path,
+                &Checks {
+                    key: Some(&key),
+                    anchor,
+                    digest: None,
+                },
+            )?;
+            head = report.head;
+            torn = report.unterminated;
+        } else if let Some(a) = anchor.filter(|a| a.head.seq > 0) {
+            return Err(AuditError::Truncated {
+                records: 0,
+                expected: a.head.seq,
+                who: "the store anchored".into(),
+            });
         }
         // The log holds encryption contexts: owner-only, also when older.
         let file = crate::files::private_options()
@@ -99,72 +201,71 @@ impl AuditLog {
             .map_err(io)?;
         if regular {
             crate::files::restrict_file(path).map_err(io)?;
+            if torn > 0 {
+                let len = file.metadata().map_err(io)?.len();
+                file.set_len(len - torn).map_err(io)?;
+            }
         }
-        if regular && file.metadata().map_err(io)?.len() > good_len {
-            file.set_len(good_len).map_err(io)?;
-        }
+        let syncer = if file.metadata().map_err(io)?.is_file() {
+            Some(file.try_clone().map_err(io)?)
+        } else {
+            None
+        };
         Ok(AuditLog {
-            tail: Mutex::new(Tail { file, last_hash }),
+            key,
+            tail: Mutex::new(Tail { file, head }),
+            syncer,
         })
     }
 
-    /// Appends one record, linking it to the previous one. Fails closed: if
+    /// Appends one record, chained and MACed; its head. Fails closed: if
     /// the record cannot be written, the caller must fail the request.
-    pub fn append(&self, mut record: Value) -> Result<(), AuditError> {
+    pub fn append(&self, mut record: Value) -> Result<Head, AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(o) = record.as_object_mut() {
-            o.insert("prevHash".into(), Value::String(tail.last_hash.clone()));
-            o.remove("hash");
-        }
-        let hash = digest(&tail.last_hash, &body_of(&record));
-        if let Some(o) = record.as_object_mut() {
-            o.insert("hash".into(), Value::String(hash.clone()));
-        }
+        let head = chain::seal_record(&self.key, &tail.head, &mut record);
         let mut line = record.to_string();
         line.push('\n');
         tail.file
             .write_all(line.as_bytes())
             .and_then(|()| tail.file.flush())
             .map_err(|e| AuditError::Io(e.to_string()))?;
-        tail.last_hash = hash;
-        Ok(())
+        tail.head = head.clone();
+        Ok(head)
     }
 
-    /// Forces written records to disk (on shutdown).
-    pub fn sync(&self) -> Result<(), AuditError> {
-        let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        tail.file
-            .sync_all()
-            .map_err(|e| AuditError::Io(e.to_string()))
+    /// Appends one record and syncs it to disk; the anchor of its head, for
+    /// the store to commit with the change the record describes.
+    pub fn append_durable(&self, record: Value) -> Result<Anchor, AuditError> {
+        let head = self.append(record)?;
+        self.sync_file()?;
+        Ok(self.key.anchor(head))
     }
-}
 
-/// Checks the chain of a log file; the number of records when intact.
-pub fn verify(path: &Path) -> Result<usize, AuditError> {
-    let f = File::open(path).map_err(|e| AuditError::Io(e.to_string()))?;
-    let mut prev = GENESIS.to_owned();
-    let mut count = 0;
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line_no = i + 1;
-        let line = line.map_err(|e| AuditError::Io(e.to_string()))?;
-        let record: Value =
-            serde_json::from_str(&line).map_err(|_| AuditError::Malformed { line: line_no })?;
-        let claimed_prev = record.get("prevHash").and_then(Value::as_str).unwrap_or("");
-        if claimed_prev != prev {
-            return Err(AuditError::Broken {
-                line: line_no,
-                reason: "it does not link to the record before it (a record was removed, inserted or reordered)".into(),
-            });
+    fn sync_file(&self) -> Result<(), AuditError> {
+        match &self.syncer {
+            Some(f) => f.sync_data().map_err(|e| AuditError::Io(e.to_string())),
+            None => Ok(()),
         }
-        let hash = record.get("hash").and_then(Value::as_str).unwrap_or("");
-        if digest(&prev, &body_of(&record)) != hash {
-            return Err(AuditError::Broken {
-                line: line_no,
-                reason: "its content does not match its hash (the record was changed)".into(),
-            });
-        }
-        prev = hash.to_owned();
-        count += 1;
     }
-    Ok(count)
+
+    /// Syncs every record written so far to disk; the anchor of the head.
+    pub fn sync(&self) -> Result<Anchor, AuditError> {
+        let head = self
+            .tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .head
+            .clone();
+        self.sync_file()?;
+        Ok(self.key.anchor(head))
+    }
+
+    /// The last record written.
+    pub fn head(&self) -> Head {
+        self.tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .head
+            .clone()
+    }
 }

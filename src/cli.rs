@@ -1,5 +1,6 @@
 //! Command-line parsing and the commands themselves.
 
+mod audit;
 mod serve;
 
 use std::collections::BTreeMap;
@@ -57,7 +58,7 @@ enum Command {
     /// Run one AWS KMS operation against the local key service.
     Kms(KmsArgs),
     /// Work with the audit log.
-    Audit(AuditArgs),
+    Audit(audit::AuditArgs),
     #[command(hide = true)]
     Debug(DebugArgs),
 }
@@ -113,23 +114,6 @@ struct KmsArgs {
     iam_policies: Vec<PathBuf>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
-}
-
-#[derive(Debug, clap::Args)]
-struct AuditArgs {
-    #[command(subcommand)]
-    command: AuditCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Check the hash chain of an audit log.
-    Verify {
-        /// The log (default: the data directory's audit.jsonl).
-        file: Option<PathBuf>,
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,7 +276,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Init(a) => init_cmd(a, out),
         Command::Load(a) => load_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
-        Command::Audit(a) => audit_cmd(a, out),
+        Command::Audit(a) => audit::run(a, out),
         Command::Debug(a) => debug_cmd(a, out),
     };
     match result {
@@ -595,25 +579,6 @@ fn kms_cmd(a: KmsArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
                 "{}",
                 serde_json::json!({"__type": e.kind.aws_type(), "message": e.message})
             );
-            Ok(ExitCode::Denied)
-        }
-    }
-}
-
-fn audit_cmd(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
-    let AuditCommand::Verify { file, data } = a.command;
-    let path = file.unwrap_or_else(|| keyward::service::DataDir::new(&data).audit_log());
-    match keyward::audit::verify(&path) {
-        Ok(n) => {
-            out.write_all(format!("audit log {} intact: {n} records\n", path.display()).as_bytes())
-                .map_err(|e| miette::miette!("{e}"))?;
-            Ok(ExitCode::Ok)
-        }
-        Err(keyward::audit::AuditError::Io(e)) => {
-            Err(miette::miette!("cannot read {}: {e}", path.display()))
-        }
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
             Ok(ExitCode::Denied)
         }
     }

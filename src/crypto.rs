@@ -95,6 +95,11 @@ impl KeyMaterial {
 pub struct RootKey(Secret);
 
 const ROOT_AAD: &[u8] = b"keyward key material v1\0";
+/// keyward's own keys (the audit chain's MAC key, its digest signing key)
+/// are sealed in a separate domain: no sealed internal key opens as key
+/// material of a KMS key, and no sealed key material opens as an internal
+/// key.
+const INTERNAL_AAD: &[u8] = b"keyward internal key v1\0";
 
 impl RootKey {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<RootKey, CryptoError> {
@@ -138,6 +143,28 @@ impl RootKey {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)
+    }
+
+    /// Seals one of keyward's own keys (named by `purpose`) for storage.
+    pub fn seal_internal(&self, purpose: &str, key: &Secret) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let mut aad = INTERNAL_AAD.to_vec();
+        aad.extend_from_slice(purpose.as_bytes());
+        let ct = seal(self.expose(), &nonce, &aad, key.expose())?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Opens what [`RootKey::seal_internal`] sealed for `purpose`.
+    pub fn unseal_internal(&self, purpose: &str, sealed: &[u8]) -> Result<Secret, CryptoError> {
+        let (nonce, ct) = sealed
+            .split_first_chunk::<12>()
+            .ok_or(CryptoError::Truncated)?;
+        let mut aad = INTERNAL_AAD.to_vec();
+        aad.extend_from_slice(purpose.as_bytes());
+        open(self.expose(), nonce, &aad, ct)
     }
 
     /// Opens what [`RootKey::seal`] produced for this key id and version.

@@ -15,6 +15,8 @@ pub mod compile;
 pub mod crypto;
 pub mod eval;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lint;
 pub mod policy;
 pub mod scope;

@@ -383,6 +383,9 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
     ))
 }
 
+/// How often the audit log's head is synced and anchored in the store.
+pub const AUDIT_ANCHOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish and
 /// the audit log is synced before it returns. `ready` gets the API address
 /// and, with `--metrics-listen`, the metrics address.
@@ -447,6 +450,24 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    // Records of calls that change nothing are anchored every second (a
+    // change's record is anchored as it commits).
+    let anchoring = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(AUDIT_ANCHOR_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let state = state.clone();
+                let anchored =
+                    tokio::task::spawn_blocking(move || state.service.anchor_audit()).await;
+                if let Ok(Err(e)) = anchored {
+                    eprintln!("keyward: cannot anchor the audit log: {e}");
+                }
+            }
+        })
+    };
     let limits = config.limits;
     tokio::join!(
         listener::run(api, acceptor, app, limits, stopped(stop_rx.clone())),
@@ -456,6 +477,7 @@ pub async fn serve(
             }
         }
     );
+    anchoring.abort();
     state.service.sync().map_err(|e| miette::miette!("{e}"))?;
     Ok(())
 }

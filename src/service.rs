@@ -13,6 +13,7 @@ mod data_dir;
 pub mod err;
 mod fields;
 mod grants;
+mod journal;
 mod keys;
 mod policies;
 mod rotation;
@@ -21,12 +22,14 @@ mod trail;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value, json};
 
 pub use data_dir::{DataDir, write_private};
 pub use err::{ErrorKind, KmsError};
+pub use journal::AuditKeys;
 pub use trail::Refusal;
 
 use access::compile_key_policy;
@@ -107,6 +110,8 @@ pub struct KeyService {
     /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
     /// so only the caller's IAM policies decide.
     no_key_policy: Arc<CompiledPolicy>,
+    /// The last head [`KeyService::anchor_audit`] anchored.
+    anchored: AtomicU64,
 }
 
 /// Sealed key material by (key id, version).
@@ -115,6 +120,8 @@ type SealedCache = HashMap<(String, u32), Arc<Vec<u8>>>;
 /// What one call records in the audit log.
 struct Call {
     event: &'static str,
+    /// The record written with the call's change, if it made one.
+    recorded: Option<u64>,
     resources: Vec<(String, String)>,
     decisions: Vec<Value>,
 }
@@ -180,8 +187,13 @@ impl KeyService {
     pub fn open(dir: &DataDir, region: &str) -> Result<KeyService, KmsError> {
         let root = dir.load_root_key()?;
         let store = Store::open(&dir.database())?;
-        let audit =
-            AuditLog::open(&dir.audit_log()).map_err(|e| KmsError::internal(e.to_string()))?;
+        let keys = AuditKeys::load_or_create(&store, &root)?;
+        let anchor = store.audit_anchor()?;
+        let audit = AuditLog::open(&dir.audit_log(), keys.chain, anchor.as_ref()).map_err(|e| {
+            KmsError::internal(format!(
+                "{e}; keyward will not continue a damaged audit log (run `keyward audit verify`, then restore the log or move it aside)"
+            ))
+        })?;
         Ok(KeyService {
             store,
             root,
@@ -192,6 +204,7 @@ impl KeyService {
             tables: RwLock::new(HashMap::new()),
             records: RwLock::new(HashMap::new()),
             sealed: RwLock::new(HashMap::new()),
+            anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
             no_key_policy: Arc::new(compile_key_policy(
                 "none",
                 r#"{"Version": "2012-10-17", "Statement": []}"#,
@@ -226,11 +239,9 @@ impl KeyService {
         (self.clock)()
     }
 
-    /// Flushes the audit log to disk.
+    /// Flushes the audit log to disk and anchors its head (on shutdown).
     pub fn sync(&self) -> Result<(), KmsError> {
-        self.audit
-            .sync()
-            .map_err(|e| KmsError::internal(e.to_string()))
+        self.anchor_audit()
     }
 
     /// Runs one operation by its API name with its JSON request, records it
@@ -245,6 +256,7 @@ impl KeyService {
         };
         let mut call = Call {
             event,
+            recorded: None,
             resources: Vec::new(),
             decisions: Vec::new(),
         };
@@ -261,9 +273,22 @@ impl KeyService {
                 "the request body must be a JSON object",
             ))
         };
-        self.audit
-            .append(self.audit_record(&call, id, input, result.as_ref().err()))
-            .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
+        // A change's record was written as it committed. If the call failed
+        // after that, a second record says how it ended.
+        let record = match (call.recorded, result.as_ref()) {
+            (Some(_), Ok(_)) => None,
+            (Some(seq), Err(e)) => {
+                let mut r = self.audit_record(&call, id, input, Some(e));
+                r["keyward"]["endsRecord"] = json!(seq);
+                Some(r)
+            }
+            (None, r) => Some(self.audit_record(&call, id, input, r.err())),
+        };
+        if let Some(record) = record {
+            self.audit
+                .append(record)
+                .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
+        }
         result
     }
 

@@ -8,7 +8,12 @@
 //! alias name is unique per account and Region. Creations that must not
 //! race (aliases, named grants) are single statements or transactions that
 //! fail on conflict, never a check followed by a write.
+//!
+//! Every change commits together with its audit record: a [`Journal`]
+//! writes the record (durably) just before the commit, and the commit
+//! anchors the record's place in the log.
 
+mod audit;
 mod records;
 mod schema;
 
@@ -17,6 +22,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+pub use audit::Journal;
+use audit::{commit, commit_if};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{KEY_COLUMNS, alias_from_row, grant_from_row, key_from_row, version_from_row};
 
@@ -28,7 +35,7 @@ use crate::scope::{Region, Scope};
 pub struct StoreError(String);
 
 impl StoreError {
-    fn new(message: impl Into<String>) -> StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
         StoreError(message.into())
     }
 }
@@ -89,7 +96,15 @@ impl Store {
 
     // ---- keys and their versions -------------------------------------------
 
-    pub fn insert_key(&self, k: &KeyRecord, v: &VersionRecord) -> Result<(), StoreError> {
+    /// Creates a key with its first version and its tags, in one
+    /// transaction with its audit record.
+    pub fn insert_key(
+        &self,
+        k: &KeyRecord,
+        v: &VersionRecord,
+        tags: &[(String, String)],
+        journal: &mut dyn Journal,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -102,12 +117,14 @@ impl Store {
             ],
         )?;
         insert_version(&tx, k, v)?;
-        tx.commit()?;
-        Ok(())
+        upsert_tags(&tx, k, tags)?;
+        commit(tx, journal)
     }
 
-    pub fn update_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
-        self.conn().execute(
+    pub fn update_key(&self, k: &KeyRecord, journal: &mut dyn Journal) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE keys SET description=?4, state=?5, deletion_date=?6, pending_window=?7, rotation_period=?8, next_rotation=?9, policy=?10, current_version=?11
              WHERE key_id=?1 AND account=?2 AND region=?3",
             params![
@@ -116,11 +133,16 @@ impl Store {
                 k.next_rotation, k.policy, k.current_version
             ],
         )?;
-        Ok(())
+        commit(tx, journal)
     }
 
     /// Adds a key version and makes it current, in one transaction.
-    pub fn add_version(&self, k: &KeyRecord, v: &VersionRecord) -> Result<(), StoreError> {
+    pub fn add_version(
+        &self,
+        k: &KeyRecord,
+        v: &VersionRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_version(&tx, k, v)?;
@@ -128,8 +150,7 @@ impl Store {
             "UPDATE keys SET current_version=?4, next_rotation=?5 WHERE key_id=?1 AND account=?2 AND region=?3",
             params![k.key_id, k.scope.account.0, k.scope.region.as_str(), v.version, k.next_rotation],
         )?;
-        tx.commit()?;
-        Ok(())
+        commit(tx, journal)
     }
 
     /// The key `key_id` of `scope`; a key of any other scope is not found.
@@ -178,7 +199,7 @@ impl Store {
     }
 
     /// Deletes a key and everything that belongs to it.
-    pub fn delete_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+    pub fn delete_key(&self, k: &KeyRecord, journal: &mut dyn Journal) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for table in ["key_versions", "aliases", "tags", "grants", "keys"] {
@@ -187,8 +208,7 @@ impl Store {
                 params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
             )?;
         }
-        tx.commit()?;
-        Ok(())
+        commit(tx, journal)
     }
 
     pub fn version(
@@ -246,13 +266,20 @@ impl Store {
 
     /// Creates an alias; `false` (and nothing written) when the name is
     /// taken in `scope`.
-    pub fn insert_alias(&self, scope: &Scope, a: &AliasRecord) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+    pub fn insert_alias(
+        &self,
+        scope: &Scope,
+        a: &AliasRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "INSERT INTO aliases (account, region, name, key_id, created, updated) VALUES (?1,?2,?3,?4,?5,?6)
              ON CONFLICT (account, region, name) DO NOTHING",
             params![scope.account.0, scope.region.as_str(), a.name, a.key_id, a.created, a.updated],
         )?;
-        Ok(n == 1)
+        commit_if(n == 1, tx, journal)
     }
 
     /// Points an alias from key `from` to key `to`; `false` when the alias
@@ -264,12 +291,15 @@ impl Store {
         from: &str,
         to: &str,
         updated: i64,
+        journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "UPDATE aliases SET key_id=?5, updated=?6 WHERE account=?1 AND region=?2 AND name=?3 AND key_id=?4",
             params![scope.account.0, scope.region.as_str(), name, from, to, updated],
         )?;
-        Ok(n == 1)
+        commit_if(n == 1, tx, journal)
     }
 
     /// Deletes an alias if it still points to `key_id`.
@@ -278,12 +308,15 @@ impl Store {
         scope: &Scope,
         name: &str,
         key_id: &str,
+        journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "DELETE FROM aliases WHERE account=?1 AND region=?2 AND name=?3 AND key_id=?4",
             params![scope.account.0, scope.region.as_str(), name, key_id],
         )?;
-        Ok(n == 1)
+        commit_if(n == 1, tx, journal)
     }
 
     // ---- tags --------------------------------------------------------------
@@ -300,21 +333,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn set_tags(&self, k: &KeyRecord, tags: &[(String, String)]) -> Result<(), StoreError> {
+    pub fn set_tags(
+        &self,
+        k: &KeyRecord,
+        tags: &[(String, String)],
+        journal: &mut dyn Journal,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for (tag, value) in tags {
-            tx.execute(
-                "INSERT INTO tags (key_id, tag_key, tag_value, account, region) VALUES (?1,?2,?3,?4,?5)
-                 ON CONFLICT(key_id, tag_key) DO UPDATE SET tag_value=excluded.tag_value",
-                params![k.key_id, tag, value, k.scope.account.0, k.scope.region.as_str()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        upsert_tags(&tx, k, tags)?;
+        commit(tx, journal)
     }
 
-    pub fn remove_tags(&self, k: &KeyRecord, keys: &[String]) -> Result<(), StoreError> {
+    pub fn remove_tags(
+        &self,
+        k: &KeyRecord,
+        keys: &[String],
+        journal: &mut dyn Journal,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for tag in keys {
@@ -323,8 +359,7 @@ impl Store {
                 params![k.key_id, k.scope.account.0, k.scope.region.as_str(), tag],
             )?;
         }
-        tx.commit()?;
-        Ok(())
+        commit(tx, journal)
     }
 
     // ---- grants ------------------------------------------------------------
@@ -381,6 +416,7 @@ impl Store {
         k: &KeyRecord,
         g: &GrantRecord,
         max: usize,
+        journal: &mut dyn Journal,
     ) -> Result<GrantInsert, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -414,13 +450,20 @@ impl Store {
                 k.scope.region.as_str(), name, params_json, g.retiring()
             ],
         )?;
-        tx.commit()?;
+        commit(tx, journal)?;
         Ok(GrantInsert::Created)
     }
 
     /// Deletes a grant of key `k`; `false` when there was none.
-    pub fn delete_grant(&self, k: &KeyRecord, grant_id: &str) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+    pub fn delete_grant(
+        &self,
+        k: &KeyRecord,
+        grant_id: &str,
+        journal: &mut dyn Journal,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "DELETE FROM grants WHERE grant_id=?1 AND key_id=?2 AND account=?3 AND region=?4",
             params![
                 grant_id,
@@ -429,8 +472,29 @@ impl Store {
                 k.scope.region.as_str()
             ],
         )?;
-        Ok(n == 1)
+        commit_if(n == 1, tx, journal)
     }
+}
+
+fn upsert_tags(
+    tx: &rusqlite::Transaction<'_>,
+    k: &KeyRecord,
+    tags: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (tag, value) in tags {
+        tx.execute(
+            "INSERT INTO tags (key_id, tag_key, tag_value, account, region) VALUES (?1,?2,?3,?4,?5)
+             ON CONFLICT(key_id, tag_key) DO UPDATE SET tag_value=excluded.tag_value",
+            params![
+                k.key_id,
+                tag,
+                value,
+                k.scope.account.0,
+                k.scope.region.as_str()
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn insert_version(

@@ -10,7 +10,9 @@ macro_rules! snapshot {
     };
 }
 
-fn keyward(args: &[&str]) -> (i32, String, String) {
+/// Runs the `keyward` binary from the repository root: exit code, stdout,
+/// stderr.
+pub fn keyward(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

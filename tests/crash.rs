@@ -120,7 +120,7 @@ fn acknowledged_work_survives_sigkill() {
         );
     }
     // The audit chain survived every kill (a torn last line is cut on open).
-    let n = keyward::audit::verify(&DataDir::new(&dir).audit_log()).expect("audit chain intact");
-    assert!(n >= acked.len() * 2);
+    let report = crate::service::verify_audit(&dir).expect("audit chain intact");
+    assert!(report.records >= acked.len() as u64 * 2);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,9 +3,10 @@
 //! service's request decoding, each fed arbitrary bytes and arbitrary
 //! JSON-shaped text.
 
-use keyward::compile::{CompiledPolicy, PolicyKind};
+use std::sync::LazyLock;
+
 use keyward::crypto::blob;
-use keyward::policy::{Source, parse_document, parse_grants, parse_policy};
+use keyward::fuzzing::Harness;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -53,39 +54,39 @@ fn policyish() -> impl Strategy<Value = String> {
     prop::collection::vec(pieces, 0..60).prop_map(|p| p.concat())
 }
 
-fn parse_all(text: &str) {
-    let source = Source::new("fuzz.json", text);
-    if let Ok(p) = parse_policy(&source) {
-        let _ = CompiledPolicy::compile(&p, PolicyKind::KeyPolicy, &source);
-        let _ = CompiledPolicy::compile(&p, PolicyKind::IamPolicy, &source);
-    }
-    let _ = parse_grants(&source);
-    let _ = parse_document(&source);
-}
+static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("fuzz harness"));
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
 
     #[test]
     fn policy_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        parse_all(&String::from_utf8_lossy(&bytes));
+        keyward::fuzzing::policy(&bytes);
     }
 
     #[test]
     fn policy_parser_never_panics_on_policy_fragments(text in policyish()) {
-        parse_all(&text);
+        keyward::fuzzing::policy(text.as_bytes());
     }
 
     #[test]
-    fn blob_header_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn blob_parsing_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = blob::header(&bytes);
         let mut framed = b"KWB\x01".to_vec();
         framed.extend_from_slice(&bytes);
         let _ = blob::header(&framed);
+        // Through the service's Decrypt, also aimed at a real key.
+        HARNESS.blob(&bytes);
+        let mut aimed = b"KWB\x01\x01@".to_vec();
+        aimed.extend_from_slice(&bytes);
+        HARNESS.blob(&aimed);
     }
 
     #[test]
     fn request_decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), op in 0..34usize) {
+        let mut framed = vec![u8::try_from(op).unwrap_or(0)];
+        framed.extend_from_slice(&bytes);
+        HARNESS.request(&framed);
         let e = crate::service::env();
         let operation = keyward::service::OPERATIONS[op];
         let input: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

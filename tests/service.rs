@@ -53,6 +53,23 @@ impl Env {
     }
 }
 
+/// Checks a data directory's audit log with its keys and anchor, as
+/// `keyward audit verify` does.
+pub fn verify_audit(
+    dir: &std::path::Path,
+) -> Result<keyward::audit::Report, keyward::audit::AuditError> {
+    let data = DataDir::new(dir);
+    let (keys, anchor) = keyward::service::AuditKeys::open(&data).expect("audit keys");
+    keyward::audit::verify(
+        &data.audit_log(),
+        &keyward::audit::Checks {
+            key: Some(&keys.chain),
+            anchor: anchor.as_ref(),
+            digest: None,
+        },
+    )
+}
+
 pub fn admin() -> Identity {
     Identity::new(Caller::parse("arn:aws:iam::111122223333:root").expect("caller"))
 }
@@ -1078,11 +1095,11 @@ fn audit_log_records_every_call_and_detects_tampering() {
         records[1]["keyward"]["decisions"][0]["decidedBy"][0]["source"],
         "key_policy"
     );
-    assert_eq!(keyward::audit::verify(&path).expect("intact"), 3);
+    assert_eq!(verify_audit(&e.dir).expect("intact").records, 3);
     // Change one record: verification names it.
     let changed = text.replacen("\"Encrypt\"", "\"Decrypt\"", 1);
     std::fs::write(&path, changed).expect("write");
-    match keyward::audit::verify(&path) {
+    match verify_audit(&e.dir) {
         Err(keyward::audit::AuditError::Broken { line, .. }) => assert_eq!(line, 2),
         other => panic!("expected a broken chain, got {other:?}"),
     }
@@ -1090,7 +1107,7 @@ fn audit_log_records_every_call_and_detects_tampering() {
     let lines: Vec<&str> = text.lines().collect();
     std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).expect("write");
     assert!(matches!(
-        keyward::audit::verify(&path),
+        verify_audit(&e.dir),
         Err(keyward::audit::AuditError::Broken { line: 2, .. })
     ));
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod audit;
+mod audit_service;
 mod check;
 mod cli;
 mod crash;
@@ -12,6 +13,7 @@ mod crypto;
 mod diagnostics;
 mod explain;
 mod files;
+mod fuzz_corpora;
 mod grant_constraints;
 mod kms_rules;
 mod lint;

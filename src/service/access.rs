@@ -9,9 +9,10 @@ use crate::crypto::KeyMaterial;
 use crate::eval::{self, ContextValue, Permit, Request};
 use crate::policy::{self, Source};
 use crate::scope::{KeyRef, KeyRefError, Scope};
-use crate::store::{KeyRecord, KeyState};
+use crate::store::{Journal, KeyRecord, KeyState};
 
 use super::aliases::alias_not_found;
+use super::journal::ServiceChange;
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, Need};
 
 /// Which accounts a `KeyId` may reach.
@@ -112,11 +113,20 @@ impl KeyService {
     ) -> Result<KeyRecord, KmsError> {
         let now = self.now();
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
-            self.delete_key(&key)?;
+            self.delete_due(&key)?;
             return Err(missing());
         }
         if key.state == KeyState::Enabled && key.next_rotation.is_some_and(|t| t <= now) {
-            self.rotate(&mut key, "AUTOMATIC")?;
+            let before = key.clone();
+            self.rotate(
+                &mut key,
+                "AUTOMATIC",
+                &mut ServiceChange {
+                    service: self,
+                    event: "RotateKey",
+                    key: &before,
+                },
+            )?;
         }
         Ok(key)
     }
@@ -151,8 +161,12 @@ impl KeyService {
     }
 
     /// Writes a changed key record (durably) and refreshes the cache.
-    pub(super) fn save_key(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        self.store.update_key(key)?;
+    pub(super) fn save_key(
+        &self,
+        key: &KeyRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<(), KmsError> {
+        self.store.update_key(key, journal)?;
         self.records
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -160,8 +174,16 @@ impl KeyService {
         Ok(())
     }
 
-    pub(super) fn delete_key(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        self.store.delete_key(key)?;
+    /// Deletes a key whose waiting period is over (recorded as `DeleteKey`).
+    pub(super) fn delete_due(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        self.store.delete_key(
+            key,
+            &mut ServiceChange {
+                service: self,
+                event: "DeleteKey",
+                key,
+            },
+        )?;
         let key_id = key.key_id.as_str();
         self.records
             .write()

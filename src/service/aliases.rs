@@ -51,6 +51,7 @@ impl KeyService {
                 created: now,
                 updated: now,
             },
+            &mut self.journal(call, id, input),
         )?;
         if !created {
             return Err(KmsError::new(
@@ -91,10 +92,14 @@ impl KeyService {
                 Need::NotPending,
                 Facts::default(),
             )?;
-            if self
-                .store
-                .repoint_alias(&scope, name, &old.key_id, &new.key_id, self.now())?
-            {
+            if self.store.repoint_alias(
+                &scope,
+                name,
+                &old.key_id,
+                &new.key_id,
+                self.now(),
+                &mut self.journal(call, id, input),
+            )? {
                 return Ok(json!({}));
             }
         }
@@ -116,7 +121,12 @@ impl KeyService {
                 .ok_or_else(|| alias_not_found(&scope, name))?;
             let (key, _) = self.resolve(id, &alias.key_id, Reach::Own)?;
             self.authorize(call, id, &key, "DeleteAlias", Need::Any, Facts::default())?;
-            if self.store.delete_alias(&scope, name, &key.key_id)? {
+            if self.store.delete_alias(
+                &scope,
+                name,
+                &key.key_id,
+                &mut self.journal(call, id, input),
+            )? {
                 return Ok(json!({}));
             }
         }

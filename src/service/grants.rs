@@ -153,7 +153,12 @@ impl KeyService {
             token: token.clone(),
             document: text,
         };
-        match self.store.insert_grant(&key, &record, MAX_GRANTS_PER_KEY)? {
+        match self.store.insert_grant(
+            &key,
+            &record,
+            MAX_GRANTS_PER_KEY,
+            &mut self.journal(call, id, input),
+        )? {
             GrantInsert::Created => {}
             // CreateGrant is idempotent for the same name and parameters.
             GrantInsert::Existing(g) => {
@@ -349,7 +354,10 @@ impl KeyService {
                 .ok_or_else(|| KmsError::internal("catalog lacks RetireGrant"))?;
             return Err(access_denied(id, retire, Some(&key.arn)));
         }
-        if !self.store.delete_grant(&key, &g.grant_id)? {
+        if !self
+            .store
+            .delete_grant(&key, &g.grant_id, &mut self.journal(call, id, input))?
+        {
             return Err(KmsError::new(
                 ErrorKind::InvalidGrantId,
                 format!("Grant ID {} is not valid", g.grant_id),
@@ -368,7 +376,10 @@ impl KeyService {
         let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let grant_id = required(input, "GrantId")?;
         self.authorize(call, id, &key, "RevokeGrant", Need::Any, Facts::default())?;
-        if !self.store.delete_grant(&key, grant_id)? {
+        if !self
+            .store
+            .delete_grant(&key, grant_id, &mut self.journal(call, id, input))?
+        {
             return Err(KmsError::new(
                 ErrorKind::InvalidGrantId,
                 format!("Grant ID {grant_id} is not valid"),

@@ -153,6 +153,8 @@ impl KeyService {
             &key.policy,
             boolean(input, "BypassPolicyLockoutSafetyCheck")?,
         )?;
+        call.resources
+            .push((key.scope.account.0.clone(), key.arn.clone()));
         self.store.insert_key(
             &key,
             &VersionRecord {
@@ -161,10 +163,9 @@ impl KeyService {
                 created: now,
                 kind: "INITIAL".into(),
             },
+            &tags,
+            &mut self.journal(call, id, input),
         )?;
-        if !tags.is_empty() {
-            self.store.set_tags(&key, &tags)?;
-        }
         self.tables
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -175,8 +176,6 @@ impl KeyService {
                     grants: Arc::default(),
                 }),
             );
-        call.resources
-            .push((key.scope.account.0.clone(), key.arn.clone()));
         Ok(json!({ "KeyMetadata": self.metadata(&key) }))
     }
 
@@ -255,7 +254,7 @@ impl KeyService {
         };
         for k in self.store.keys(&scope)? {
             if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= now) {
-                self.delete_key(&k)?;
+                self.delete_due(&k)?;
                 continue;
             }
             items.push(json!({"KeyId": k.key_id, "KeyArn": k.arn}));
@@ -279,7 +278,7 @@ impl KeyService {
         } else {
             KeyState::Disabled
         };
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         Ok(json!({}))
     }
 
@@ -307,7 +306,7 @@ impl KeyService {
         key.state = KeyState::PendingDeletion;
         key.deletion_date = Some(when);
         key.pending_window_days = Some(days);
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         Ok(json!({
             "KeyId": key.arn, "DeletionDate": when, "KeyState": "PendingDeletion", "PendingWindowInDays": days
         }))
@@ -337,7 +336,7 @@ impl KeyService {
         key.state = KeyState::Disabled;
         key.deletion_date = None;
         key.pending_window_days = None;
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         Ok(json!({ "KeyId": key.arn }))
     }
 
@@ -358,7 +357,7 @@ impl KeyService {
             Facts::default(),
         )?;
         key.description = description.to_owned();
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         Ok(json!({}))
     }
 }

@@ -33,7 +33,7 @@ impl KeyService {
         )?;
         let compiled = self.check_new_policy(id, &key, policy, bypass)?;
         key.policy = policy.to_owned();
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         let grants = self.key_tables(&key)?.grants.clone();
         self.tables
             .write()

@@ -3,14 +3,19 @@
 use serde_json::{Value, json};
 
 use crate::crypto::Secret;
-use crate::store::{KeyRecord, VersionRecord};
+use crate::store::{Journal, KeyRecord, VersionRecord};
 
 use super::access::Reach;
 use super::fields::{in_range, int, page_response, paginate, required};
 use super::{Call, Facts, Identity, KeyService, KmsError, Need};
 
 impl KeyService {
-    pub(super) fn rotate(&self, key: &mut KeyRecord, kind: &str) -> Result<(), KmsError> {
+    pub(super) fn rotate(
+        &self,
+        key: &mut KeyRecord,
+        kind: &str,
+        journal: &mut dyn Journal,
+    ) -> Result<(), KmsError> {
         let version = key.current_version + 1;
         let material = Secret::random(32);
         let sealed = self
@@ -30,6 +35,7 @@ impl KeyService {
                 created: now,
                 kind: kind.to_owned(),
             },
+            journal,
         )?;
         self.records
             .write()
@@ -71,7 +77,7 @@ impl KeyService {
             key.rotation_period_days = None;
             key.next_rotation = None;
         }
-        self.save_key(&key)?;
+        self.save_key(&key, &mut self.journal(call, id, input))?;
         Ok(json!({}))
     }
 
@@ -114,7 +120,7 @@ impl KeyService {
             Need::Usable,
             Facts::default(),
         )?;
-        self.rotate(&mut key, "ON_DEMAND")?;
+        self.rotate(&mut key, "ON_DEMAND", &mut self.journal(call, id, input))?;
         Ok(json!({ "KeyId": key.arn }))
     }
 

@@ -35,7 +35,8 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        self.store.set_tags(&key, &tags)?;
+        self.store
+            .set_tags(&key, &tags, &mut self.journal(call, id, input))?;
         Ok(json!({}))
     }
 
@@ -58,7 +59,8 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        self.store.remove_tags(&key, &keys)?;
+        self.store
+            .remove_tags(&key, &keys, &mut self.journal(call, id, input))?;
         Ok(json!({}))
     }
 

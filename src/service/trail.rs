@@ -88,7 +88,7 @@ fn bounded(v: Value, depth: usize) -> Value {
 }
 
 impl KeyService {
-    fn event_time(&self) -> String {
+    pub(super) fn event_time(&self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.now())
             .ok()
             .and_then(|t| {
@@ -165,6 +165,7 @@ impl KeyService {
         });
         self.audit
             .append(record)
+            .map(drop)
             .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))
     }
 }

@@ -1,6 +1,8 @@
 //! The store's tables and their migrations, versioned with SQLite's
 //! `user_version`. Version 0 is the schema before scopes: aliases keyed by
 //! name alone, grants, tags and key versions without an account or Region.
+//! Version 2 adds what the audit log needs: keyward's own sealed keys and
+//! the audit anchor.
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -8,7 +10,7 @@ use super::StoreError;
 use super::records::GrantRecord;
 
 /// The schema this build writes.
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE keys (
@@ -37,6 +39,13 @@ CREATE INDEX grants_by_token ON grants (token);
 CREATE INDEX grants_by_retiring ON grants (region, retiring);
 ";
 
+const SCHEMA_V2_ADDS: &str = "
+CREATE TABLE internal_keys (purpose TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL,
+    mac TEXT NOT NULL);
+";
+
 /// Brings the database to [`VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -54,11 +63,12 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         [],
         |r| r.get(0),
     )?;
-    if has_keys {
-        v0_to_v1(&tx)?;
-    } else {
-        tx.execute_batch(SCHEMA_V1)?;
+    match (version, has_keys) {
+        (0, false) => tx.execute_batch(SCHEMA_V1)?,
+        (0, true) => v0_to_v1(&tx)?,
+        _ => {}
     }
+    tx.execute_batch(SCHEMA_V2_ADDS)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())

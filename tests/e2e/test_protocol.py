@@ -115,3 +115,35 @@ def test_first_start_without_configuration_and_restart():
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
+
+
+def test_a_cut_audit_log_stops_the_next_start():
+    """Records removed from the end of the log (here: the last CreateKey and
+    the Encrypt after it) are caught by the anchor the store keeps: keyward
+    refuses to start, and `keyward audit verify` says what happened."""
+    data = os.path.join(tempfile.mkdtemp(prefix="keyward-cut-"), "data")
+    proc, endpoint, key, secret, _ = start(data)
+    try:
+        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id=key, aws_secret_access_key=secret)
+        kms.create_key(Description="first")
+        arn = kms.create_key(Description="second")["KeyMetadata"]["Arn"]
+        kms.encrypt(KeyId=arn, Plaintext=b"x")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    log = os.path.join(data, "audit.jsonl")
+    with open(log) as f:
+        lines = f.readlines()
+    assert [json.loads(l)["eventName"] for l in lines] == ["CreateKey", "CreateKey", "Encrypt"]
+    with open(log, "w") as f:
+        f.writelines(lines[:1])
+    verify = subprocess.run([keyward_bin(), "audit", "verify", "--data", data],
+                            capture_output=True, text=True, timeout=30)
+    assert verify.returncode == 1
+    assert "records were removed from its end" in " ".join(w for w in verify.stderr.split() if w != "│"), verify.stderr
+    restart = subprocess.run([keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", data],
+                             capture_output=True, text=True, timeout=30)
+    assert restart.returncode != 0
+    said = " ".join(w for w in restart.stderr.split() if w != "│")
+    assert "it ends at record 1, but the store anchored record 3" in said, restart.stderr

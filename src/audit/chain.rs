@@ -1,0 +1,277 @@
+//! The chain that links audit records, and the checks that read it.
+//!
+//! Each record carries its number (`seq`), the hash of the record before it
+//! (`prevHash`), its own hash (`hash`: SHA-256 of `prevHash`, a newline and
+//! the record without `hash` and `mac`) and a MAC of that hash under the
+//! audit key (`mac`: HMAC-SHA256). The hashes let anyone check that no
+//! record was changed, removed, inserted or reordered before a known head;
+//! the MACs mean that only a holder of the audit key (sealed under the root
+//! key) can write records that check out, so a rewritten and re-hashed log
+//! does not verify. Records written before keyward keyed its chain have a
+//! hash but no `seq` or `mac`; they may only come first.
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::crypto::Secret;
+
+use super::AuditError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The hash the first record links to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const RECORD_DOMAIN: &[u8] = b"keyward audit record v1\0";
+const ANCHOR_DOMAIN: &[u8] = b"keyward audit anchor v1\0";
+
+/// The key that MACs the chain: 32 bytes, sealed under the root key at
+/// rest. No `Debug`; wiped on drop.
+pub struct ChainKey(Secret);
+
+impl ChainKey {
+    pub const LEN: usize = 32;
+
+    pub fn new(secret: Secret) -> Result<ChainKey, AuditError> {
+        if secret.len() != Self::LEN {
+            return Err(AuditError::Key(format!(
+                "the audit key is {} bytes, not {}",
+                secret.len(),
+                Self::LEN
+            )));
+        }
+        Ok(ChainKey(secret))
+    }
+
+    pub fn generate() -> ChainKey {
+        ChainKey(Secret::random(Self::LEN))
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
+
+    fn hmac(&self, domain: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(domain);
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac
+    }
+
+    fn record_mac(&self, hash: &str) -> String {
+        hex::encode(
+            self.hmac(RECORD_DOMAIN, &[hash.as_bytes()])
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether `mac` is this key's MAC of `hash` (constant-time).
+    fn record_mac_matches(&self, hash: &str, mac: &str) -> bool {
+        let Ok(mac) = hex::decode(mac) else {
+            return false;
+        };
+        self.hmac(RECORD_DOMAIN, &[hash.as_bytes()])
+            .verify_slice(&mac)
+            .is_ok()
+    }
+
+    /// The anchor of `head`: what the store keeps to prove the log reached it.
+    pub fn anchor(&self, head: Head) -> Anchor {
+        let mac = hex::encode(
+            self.hmac(
+                ANCHOR_DOMAIN,
+                &[&head.seq.to_be_bytes(), head.hash.as_bytes()],
+            )
+            .finalize()
+            .into_bytes(),
+        );
+        Anchor { head, mac }
+    }
+
+    fn anchor_matches(&self, a: &Anchor) -> bool {
+        let Ok(mac) = hex::decode(&a.mac) else {
+            return false;
+        };
+        self.hmac(
+            ANCHOR_DOMAIN,
+            &[&a.head.seq.to_be_bytes(), a.head.hash.as_bytes()],
+        )
+        .verify_slice(&mac)
+        .is_ok()
+    }
+}
+
+/// A position in the log: the number of records up to and including one
+/// record, and that record's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Head {
+    pub fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// A head the store holds, MACed so that it cannot be forged without the
+/// audit key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub head: Head,
+    pub mac: String,
+}
+
+fn sha256_hex(prev: &str, body: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(body.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Links `record` after `prev`: sets `seq`, `prevHash`, `hash` and `mac`.
+pub(super) fn seal_record(key: &ChainKey, prev: &Head, record: &mut Value) -> Head {
+    let seq = prev.seq + 1;
+    if let Some(o) = record.as_object_mut() {
+        o.remove("hash");
+        o.remove("mac");
+        o.insert("seq".into(), Value::from(seq));
+        o.insert("prevHash".into(), Value::String(prev.hash.clone()));
+    }
+    let hash = sha256_hex(&prev.hash, &record.to_string());
+    let mac = key.record_mac(&hash);
+    if let Some(o) = record.as_object_mut() {
+        o.insert("hash".into(), Value::String(hash.clone()));
+        o.insert("mac".into(), Value::String(mac));
+    }
+    Head { seq, hash }
+}
+
+/// Reads a log record by record, checking each against the one before it.
+pub(super) struct Scan<'k> {
+    key: Option<&'k ChainKey>,
+    head: Head,
+    /// Records before the first keyed one.
+    pub(super) unkeyed: u64,
+    keyed: bool,
+    /// Hashes to remember, by record number (the anchor's, the digest's).
+    watch: Vec<u64>,
+    pub(super) seen: Vec<Head>,
+}
+
+impl<'k> Scan<'k> {
+    pub(super) fn new(key: Option<&'k ChainKey>, watch: Vec<u64>) -> Scan<'k> {
+        Scan {
+            key,
+            head: Head::genesis(),
+            unkeyed: 0,
+            keyed: false,
+            watch,
+            seen: Vec::new(),
+        }
+    }
+
+    pub(super) fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// Checks the next complete line of the log.
+    pub(super) fn next(&mut self, line: &str) -> Result<(), AuditError> {
+        let seq = self.head.seq + 1;
+        let broken = |reason: &str| AuditError::Broken {
+            line: seq,
+            reason: reason.to_owned(),
+        };
+        let mut record: Value =
+            serde_json::from_str(line).map_err(|_| AuditError::Malformed { line: seq })?;
+        let Some(o) = record.as_object_mut() else {
+            return Err(AuditError::Malformed { line: seq });
+        };
+        let text = |o: &mut serde_json::Map<String, Value>, k: &str| match o.remove(k) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let hash = text(o, "hash").unwrap_or_default();
+        let mac = text(o, "mac");
+        if o.get("prevHash").and_then(Value::as_str) != Some(self.head.hash.as_str()) {
+            return Err(broken(
+                "it does not link to the record before it (a record was removed, inserted or reordered)",
+            ));
+        }
+        match (&mac, o.get("seq").and_then(Value::as_u64)) {
+            (Some(_), Some(n)) if n == seq => {}
+            (Some(_), _) => return Err(broken(&format!("its number is not {seq}"))),
+            (None, _) if self.keyed => {
+                return Err(broken(
+                    "it has no MAC but records before it do (it was written without the audit key)",
+                ));
+            }
+            (None, _) => {}
+        }
+        if sha256_hex(&self.head.hash, &record.to_string()) != hash {
+            return Err(broken(
+                "its content does not match its hash (the record was changed)",
+            ));
+        }
+        match (mac, self.key) {
+            (Some(mac), Some(key)) if !key.record_mac_matches(&hash, &mac) => {
+                return Err(broken(
+                    "its MAC does not match (it was rewritten by someone without the audit key, or belongs to another data directory)",
+                ));
+            }
+            (Some(_), _) => self.keyed = true,
+            (None, _) => self.unkeyed += 1,
+        }
+        self.head = Head { seq, hash };
+        if self.watch.contains(&seq) {
+            self.seen.push(self.head.clone());
+        }
+        Ok(())
+    }
+
+    /// Checks that the log reaches the anchored head, and the anchor is the
+    /// audit key's.
+    pub(super) fn check_anchor(&self, anchor: &Anchor) -> Result<(), AuditError> {
+        if let Some(key) = self.key
+            && !key.anchor_matches(anchor)
+        {
+            return Err(AuditError::Anchor(
+                "the store's audit anchor does not carry the audit key's MAC (the store was edited, or belongs to another data directory)".into(),
+            ));
+        }
+        self.check_reaches(&anchor.head, "the store anchored")
+    }
+
+    /// Checks that the log holds `head`: at least that many records, and
+    /// that record with that hash.
+    pub(super) fn check_reaches(&self, head: &Head, who: &str) -> Result<(), AuditError> {
+        if head.seq == 0 {
+            return Ok(());
+        }
+        if self.head.seq < head.seq {
+            return Err(AuditError::Truncated {
+                records: self.head.seq,
+                expected: head.seq,
+                who: who.to_owned(),
+            });
+        }
+        match self.seen.iter().find(|h| h.seq == head.seq) {
+            Some(h) if h.hash == head.hash => Ok(()),
+            _ => Err(AuditError::Broken {
+                line: head.seq,
+                reason: format!("it is not the record {who} (the log was rewritten or replaced)"),
+            }),
+        }
+    }
+}
