@@ -237,6 +237,44 @@ pub struct ActionInfo {
     pub keys: &'static [&'static str],
 }
 
+impl ActionInfo {
+    /// Whether a principal of another account can use this action on a key
+    /// at all: the "Cross-account use" column of the KMS permissions
+    /// reference. For every other action, "if you give a user in a
+    /// different account permission for other operations, those
+    /// permissions have no effect" (KMS Developer Guide, "Allowing users in
+    /// other accounts to use a KMS key").
+    pub fn cross_account(&self) -> bool {
+        CROSS_ACCOUNT.contains(&self.name)
+    }
+}
+
+/// The actions the KMS permissions reference marks "Cross-account use: Yes":
+/// the cryptographic operations, and the few key operations a key user of
+/// another account needs.
+pub const CROSS_ACCOUNT: &[&str] = &[
+    "CreateGrant",
+    "Decrypt",
+    "DeriveSharedSecret",
+    "DescribeKey",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "ListGrants",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+
 const BASIC: &[&str] = &["kms:CallerAccount", "kms:ViaService"];
 const CALLER: &[&str] = &["kms:CallerAccount"];
 const NONE: &[&str] = &[];
@@ -683,6 +721,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cross_account_names_only_key_actions_of_the_catalog() {
+        for name in super::CROSS_ACCOUNT {
+            let a = super::Action::from_operation(name);
+            assert!(a.is_some(), "{name} is not in the catalog");
+            assert!(
+                a.is_some_and(|a| a.info().resource == super::ResourceKind::Key),
+                "{name}"
+            );
+        }
+        let management = [
+            "PutKeyPolicy",
+            "ScheduleKeyDeletion",
+            "GetKeyPolicy",
+            "TagResource",
+        ];
+        for name in management {
+            let a = super::Action::from_operation(name);
+            assert!(a.is_some_and(|a| !a.info().cross_account()), "{name}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -656,6 +656,9 @@ fn witness(subject: &Subject, iam: bool, req: &Request, baseline: Option<Decisio
                         "aws:PrincipalArn"
                             | "aws:PrincipalAccount"
                             | "aws:PrincipalType"
+                            | "aws:PrincipalIsAWSService"
+                            | "aws:PrincipalServiceName"
+                            | "aws:PrincipalServiceNamesList"
                             | "kms:CallerAccount"
                             | "aws:username"
                     )

@@ -142,7 +142,7 @@ pub struct ResourceMatcher {
 #[derive(Debug, Clone)]
 pub struct NamedPrincipal {
     pub id: PrincipalId,
-    /// For a role or session ARN, [`ast::role_key`].
+    /// For a role ARN, [`ast::role_key`]: it matches the role's sessions.
     pub role: Option<String>,
 }
 
@@ -303,8 +303,13 @@ fn compile_row(
                 ids: ids
                     .iter()
                     .map(|i| NamedPrincipal {
+                        // A role ARN names every session of the role; a
+                        // session ARN names that one session, matched by
+                        // its ARN alone.
                         role: match &i.node {
-                            PrincipalId::Arn(arn) => ast::role_key(arn),
+                            PrincipalId::Arn(arn) if !ast::is_role_session(arn) => {
+                                ast::role_key(arn)
+                            }
                             _ => None,
                         },
                         id: i.node.clone(),

@@ -135,6 +135,9 @@ pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
     {
         return DecisionKind::ExplicitDeny;
     }
+    if key_applies && beyond_account(req) {
+        return DecisionKind::ImplicitDeny;
+    }
     let key_allow = if key_applies {
         strongest_allow(&table.key_policy, req)
     } else {
@@ -148,6 +151,13 @@ pub fn decide(table: &DecisionTable, req: &Request) -> DecisionKind {
         return DecisionKind::Allow;
     }
     DecisionKind::ImplicitDeny
+}
+
+/// Whether the caller is of another account than the key's and the action
+/// is one AWS KMS does not offer across accounts: then no policy or grant
+/// can allow it (KMS Developer Guide: such permissions "have no effect").
+pub fn beyond_account(req: &Request) -> bool {
+    req.caller.account.is_some() && !req.same_account() && !req.action.info().cross_account()
 }
 
 /// The strongest principal match among the key-policy `Allow` rows that
@@ -332,6 +342,9 @@ fn names_caller_account(p: &NamedPrincipal, caller: &Caller) -> bool {
 }
 
 pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
+    if unresolved_in_resource(r, req).is_some() {
+        return false;
+    }
     let any = r
         .patterns
         .iter()
@@ -341,6 +354,9 @@ pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
 
 /// Evaluates one (operator, key) condition.
 pub fn condition_holds(c: &CompiledCondition, req: &Request) -> bool {
+    if unresolved_in_condition(c, req).is_some() {
+        return false;
+    }
     let op = c.operator;
     let value = req.get_key(&c.lookup);
     let values: &[String] = value.map_or(&[], ContextValue::as_slice);
@@ -440,8 +456,63 @@ fn value_matches(
     }
 }
 
-/// Substitutes policy variables; `None` if one is unresolved (null), which
-/// makes this policy value match nothing.
+/// The first policy variable in a resource pattern that the request cannot
+/// resolve (its key is absent and it has no default), by name. The IAM User
+/// Guide (policy variables): for a value that is not present, "any attempt
+/// to match it fails and causes the statement to be invalid" — so the
+/// statement does not apply, for `NotResource` too.
+pub fn unresolved_in_resource<'r>(r: &'r ResourceMatcher, req: &Request) -> Option<&'r str> {
+    r.patterns
+        .iter()
+        .find_map(|(_, p)| unresolved_in_arn(p, req))
+}
+
+/// The first policy variable in a condition's values that the request
+/// cannot resolve. Such a condition never holds, whatever its operator
+/// (negated or `...IfExists`), so neither an Allow nor a Deny applies.
+pub fn unresolved_in_condition<'c>(c: &'c CompiledCondition, req: &Request) -> Option<&'c str> {
+    c.values.iter().find_map(|m| match m {
+        ValueMatcher::Text(t) | ValueMatcher::TextIgnoreCase(t) | ValueMatcher::Bool(t) => {
+            match t {
+                Template::Literal(_) => None,
+                Template::Dynamic(parts) => unresolved_part(parts, req),
+            }
+        }
+        ValueMatcher::Like(p) => unresolved_in_pattern(p, req),
+        ValueMatcher::Arn(p) => unresolved_in_arn(p, req),
+        _ => None,
+    })
+}
+
+fn unresolved_in_arn<'p>(p: &'p ArnPattern, req: &Request) -> Option<&'p str> {
+    match p {
+        ArnPattern::Any => None,
+        ArnPattern::Segments(segments) => {
+            segments.iter().find_map(|s| unresolved_in_pattern(s, req))
+        }
+    }
+}
+
+fn unresolved_in_pattern<'p>(p: &'p Pattern, req: &Request) -> Option<&'p str> {
+    match p {
+        Pattern::Dynamic(parts) => unresolved_part(parts, req),
+        _ => None,
+    }
+}
+
+fn unresolved_part<'p>(parts: &'p [Part], req: &Request) -> Option<&'p str> {
+    parts.iter().find_map(|p| match p {
+        Part::Var { key, default, name } if variable(key, default, req).is_none() => {
+            Some(name.as_str())
+        }
+        _ => None,
+    })
+}
+
+/// Substitutes policy variables; `None` if one is unresolved (null). A
+/// statement whose values hold an unresolved variable does not apply at
+/// all (see [`unresolved_in_condition`]); this is only reached for
+/// resolved ones.
 fn resolve<'a>(t: &'a Template, req: &Request) -> Option<std::borrow::Cow<'a, str>> {
     match t {
         Template::Literal(s) => Some(std::borrow::Cow::Borrowed(s)),
@@ -450,7 +521,7 @@ fn resolve<'a>(t: &'a Template, req: &Request) -> Option<std::borrow::Cow<'a, st
             for p in parts {
                 match p {
                     Part::Lit(s) => out.push_str(s),
-                    Part::Var { key, default } => out.push_str(variable(key, default, req)?),
+                    Part::Var { key, default, .. } => out.push_str(variable(key, default, req)?),
                     Part::Star => out.push('*'),
                     Part::Question => out.push('?'),
                 }
@@ -481,7 +552,7 @@ fn pattern_matches(p: &Pattern, v: &str, req: &Request) -> bool {
             let mut resolved = Vec::with_capacity(parts.len());
             for p in parts {
                 match p {
-                    Part::Var { key, default } => match variable(key, default, req) {
+                    Part::Var { key, default, .. } => match variable(key, default, req) {
                         Some(s) => resolved.push(Part::Lit(s.to_owned())),
                         None => return false,
                     },

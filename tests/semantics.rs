@@ -530,12 +530,12 @@ const CASES: &[Case] = &[
         allowed: false,
     },
     Case {
-        name: "variable: unresolved matches a negated operator",
+        name: "variable: unresolved invalidates the statement, negated operator too",
         version: V12,
         condition: r#"{"StringNotEquals": {"kms:EncryptionContext:tenant": "${aws:PrincipalTag/tenant}"}}"#,
         context: &[("kms:EncryptionContext:tenant", One("acme"))],
         tags: &[],
-        allowed: true,
+        allowed: false,
     },
     Case {
         name: "variable: default when unresolved",

@@ -6,6 +6,7 @@ mod support;
 
 mod audit;
 mod audit_service;
+mod aws_exact;
 mod check;
 mod cli;
 mod crash;

@@ -16,10 +16,12 @@ pub enum Part {
     Star,
     /// `?` in a `Like` pattern.
     Question,
-    /// `${key}` or `${key, 'default'}`; the key is lowercased.
+    /// `${key}` or `${key, 'default'}`; `key` is compared
+    /// case-insensitively, `name` is the key as written (for messages).
     Var {
         key: ContextKey,
         default: Option<String>,
+        name: String,
     },
 }
 
@@ -96,6 +98,7 @@ fn variable(s: &str) -> Option<(Part, usize)> {
         Part::Var {
             key: ContextKey::new(key),
             default,
+            name: key.to_owned(),
         },
         used,
     ))
@@ -288,7 +291,8 @@ mod tests {
                 Part::Lit("a".into()),
                 Part::Var {
                     key: ContextKey::new("aws:username"),
-                    default: None
+                    default: None,
+                    name: "aws:username".into(),
                 },
                 Part::Lit("b".into())
             ]
@@ -305,7 +309,8 @@ mod tests {
             parts("${aws:PrincipalTag/team, 'none'}", true, false),
             vec![Part::Var {
                 key: ContextKey::Named("aws:principaltag/team".into()),
-                default: Some("none".into())
+                default: Some("none".into()),
+                name: "aws:PrincipalTag/team".into(),
             }]
         );
     }

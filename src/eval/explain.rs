@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{
-    ContextValue, DecisionKind, PrincipalMatch, Request, TypedValue, applies, condition_holds,
-    decide, grant_constraints_hold, needs_iam, principal_match, resource_matches, single_holds,
+    ContextValue, DecisionKind, PrincipalMatch, Request, TypedValue, applies, beyond_account,
+    condition_holds, decide, grant_constraints_hold, needs_iam, principal_match, resource_matches,
+    single_holds, unresolved_in_condition, unresolved_in_resource,
 };
 use crate::catalog::ResourceKind;
 use crate::compile::{
@@ -89,6 +90,13 @@ pub enum Mismatch {
         expected: Vec<String>,
         actual: Option<ContextValue>,
         reason: String,
+    },
+    /// A policy variable the request cannot resolve: the statement is
+    /// invalid for this request and does not apply (Allow or Deny).
+    UnresolvedVariable {
+        /// `Resource`, or the condition (operator and key).
+        within: String,
+        variable: String,
     },
 }
 
@@ -321,6 +329,13 @@ fn implicit_deny_reason(
             "no IAM policy of the caller allows {action}, which is not authorized on a key, so only IAM policies can allow it"
         );
     }
+    if beyond_account(req) {
+        return format!(
+            "{action} is not available across accounts: the caller is in account {}, the key in account {}, and AWS KMS lets another account use only cryptographic operations, CreateGrant, DescribeKey, GetKeyRotationStatus, GetPublicKey, ListGrants, RetireGrant and RevokeGrant — permissions for anything else \"have no effect\"",
+            req.caller.account.as_ref().map_or("-", |a| a.0.as_str()),
+            req.key_account.as_ref().map_or("-", |a| a.0.as_str()),
+        );
+    }
     match key_allow {
         Some(k) if k.via == Some(PrincipalMatch::Account) => format!(
             "the key policy allows the caller's account (statement {}), which delegates to IAM, but no IAM policy of the caller allows {action}",
@@ -381,6 +396,27 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
     let Some(resource) = &row.resource else {
         return Some(Mismatch::NoResource);
     };
+    if let Some(v) = unresolved_in_resource(resource, req) {
+        let element = if resource.negated {
+            "NotResource"
+        } else {
+            "Resource"
+        };
+        return Some(Mismatch::UnresolvedVariable {
+            within: element.into(),
+            variable: v.to_owned(),
+        });
+    }
+    if let Some((c, v)) = row
+        .conditions
+        .iter()
+        .find_map(|c| unresolved_in_condition(c, req).map(|v| (c, v)))
+    {
+        return Some(Mismatch::UnresolvedVariable {
+            within: format!("condition {} {}", c.operator, c.key),
+            variable: v.to_owned(),
+        });
+    }
     if !resource_matches(resource, req) {
         return Some(Mismatch::Resource {
             resource: req.resource.clone(),
@@ -607,6 +643,9 @@ fn describe_mismatch(m: &Mismatch) -> String {
             };
             format!("condition {operator} {key} {expected:?}: {reason} (request: {actual})")
         }
+        Mismatch::UnresolvedVariable { within, variable } => format!(
+            "{within}: the request has no `{variable}` for its policy variable `${{{variable}}}`, so the statement does not apply (AWS: \"any attempt to match it fails and causes the statement to be invalid\")"
+        ),
     }
 }
 

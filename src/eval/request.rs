@@ -363,8 +363,23 @@ impl RequestBuilder {
             ctx.insert(k.to_ascii_lowercase(), v);
         };
         let one = |s: &str| ContextValue::One(s.to_owned());
-        put("aws:PrincipalArn", one(caller.principal_arn()));
-        put("aws:PrincipalType", one(caller.principal_type()));
+        // The principal keys AWS documents for each kind of caller (IAM
+        // User Guide, global condition keys): an AWS service principal has
+        // aws:PrincipalServiceName and aws:PrincipalServiceNamesList ("present
+        // in the request when the call is made by an AWS service principal")
+        // and no ARN; aws:PrincipalIsAWSService is in every signed request.
+        if let CallerKind::Service(name) = &caller.kind {
+            put("aws:PrincipalServiceName", one(name));
+            put(
+                "aws:PrincipalServiceNamesList",
+                ContextValue::Many(vec![name.clone()]),
+            );
+            put("aws:PrincipalIsAWSService", one("true"));
+        } else {
+            put("aws:PrincipalArn", one(caller.principal_arn()));
+            put("aws:PrincipalType", one(caller.principal_type()));
+            put("aws:PrincipalIsAWSService", one("false"));
+        }
         if let Some(a) = &caller.account {
             put("aws:PrincipalAccount", one(&a.0));
             if action.populates("kms:CallerAccount") {

@@ -4,6 +4,7 @@
 mod broad_decrypt;
 mod condition_key_never_applies;
 mod cross_account;
+mod deny_unresolved_variable;
 mod duplicate_sid;
 mod encryption_context_wildcard;
 mod for_any_value_negated;
@@ -56,6 +57,10 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     ),
     (via_service_format::RULE, via_service_format::check),
     (missing_version::RULE, missing_version::check),
+    (
+        deny_unresolved_variable::RULE,
+        deny_unresolved_variable::check,
+    ),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),

@@ -163,6 +163,12 @@ pub fn role_key(arn: &str) -> Option<String> {
     (!name.is_empty()).then(|| format!("{account}:{name}"))
 }
 
+/// Whether `arn` is an assumed-role session
+/// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+pub fn is_role_session(arn: &str) -> bool {
+    matches!(arn_parts(arn), Some(["arn", _, "sts", "", _, rest]) if rest.starts_with("assumed-role/"))
+}
+
 /// An action pattern as written, e.g. `kms:Decrypt`, `kms:Generate*`, `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ActionName(pub String);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{covered, named_principals, statement_name, statements};
-use crate::catalog::Action;
+use crate::catalog::{Action, ResourceKind};
 use crate::compile::PolicyKind;
 use crate::lint::{Category, Context, Finding, RuleInfo};
 use crate::policy::ast::{AccountId, Effect, PrincipalId};
@@ -14,10 +14,14 @@ pub const RULE: RuleInfo = RuleInfo {
     category: Category::Suggestion,
     summary: "The key policy allows principals of another AWS account.",
     what: "Works out the key's account (from key ARNs in `Resource`, else the account named \
-           most often) and reports each `Allow` to a principal of another account.",
+           most often) and reports each `Allow` to a principal of another account, naming the \
+           actions it grants that AWS KMS never allows across accounts.",
     why: "Cross-account access is often intended, but it is the access reviewers most need to \
           see: the other account decides, through its own IAM policies, which of its \
-          identities can use the key.",
+          identities can use the key. Only cryptographic operations, CreateGrant, DescribeKey, \
+          GetKeyRotationStatus, GetPublicKey, ListGrants, RetireGrant and RevokeGrant work \
+          across accounts; granting anything else (key management) to another account has no \
+          effect, and usually means the author expected it to.",
     example: include_str!("../../../policies/lint/KW301-cross-account-access.json"),
 };
 
@@ -33,21 +37,51 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if s.node.effect.node != Effect::Allow {
             continue;
         }
+        let never = never_across_accounts(&s.node);
         for p in named_principals(&s.node) {
             if let Some(account) = account_of(&p.node).filter(|a| *a != home) {
-                out.push(
-                    Finding::new(
-                        &RULE,
-                        p.loc,
-                        format!(
-                            "{} allows account {account}; the key is in account {home}",
-                            statement_name(i, &s.node)
-                        ),
-                    )
-                    .label("another account"),
+                let mut message = format!(
+                    "{} allows account {account}; the key is in account {home}",
+                    statement_name(i, &s.node)
                 );
+                if !never.is_empty() {
+                    let verb = if never.len() == 1 { "works" } else { "work" };
+                    message.push_str(&format!(
+                        "; {} never {verb} across accounts, so it has no effect there",
+                        list(&never)
+                    ));
+                }
+                out.push(Finding::new(&RULE, p.loc, message).label("another account"));
             }
         }
+    }
+}
+
+/// The key actions a statement allows that AWS KMS does not offer to
+/// another account.
+fn never_across_accounts(s: &crate::policy::ast::Statement) -> Vec<String> {
+    covered(s)
+        .iter()
+        .filter(|a| a.info().resource == ResourceKind::Key && !a.info().cross_account())
+        .map(|a| a.to_string())
+        .collect()
+}
+
+/// `a, b and c`, or the first few and a count.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 4;
+    match names {
+        [one] => one.clone(),
+        _ if names.len() <= SHOWN => format!(
+            "{} and {}",
+            names[..names.len() - 1].join(", "),
+            names[names.len() - 1]
+        ),
+        _ => format!(
+            "{} and {} more",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        ),
     }
 }
 
