@@ -468,9 +468,19 @@ pub fn unresolved_in_resource<'r>(r: &'r ResourceMatcher, req: &Request) -> Opti
 }
 
 /// The first policy variable in a condition's values that the request
-/// cannot resolve. Such a condition never holds, whatever its operator
-/// (negated or `...IfExists`), so neither an Allow nor a Deny applies.
+/// cannot resolve, when the condition compares values at all (its key is in
+/// the request). Such a comparison fails and the statement is invalid
+/// whatever the operator, negated ones included, so neither an Allow nor a
+/// Deny applies. When the key is absent nothing is compared: the
+/// missing-key rules decide (`...IfExists` and negated operators hold).
 pub fn unresolved_in_condition<'c>(c: &'c CompiledCondition, req: &Request) -> Option<&'c str> {
+    if c.operator.base == BaseOperator::Null
+        || req
+            .get_key(&c.lookup)
+            .is_none_or(|v| v.as_slice().is_empty())
+    {
+        return None;
+    }
     c.values.iter().find_map(|m| match m {
         ValueMatcher::Text(t) | ValueMatcher::TextIgnoreCase(t) | ValueMatcher::Bool(t) => {
             match t {

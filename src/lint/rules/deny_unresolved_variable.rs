@@ -15,8 +15,8 @@ pub const RULE: RuleInfo = RuleInfo {
     what: "Reports policy variables without a default, in the conditions and resources of \
            `Deny` statements, whose key is not in every signed request (principal and \
            resource tags, `aws:username`, `kms:` keys, ...).",
-    why: "When a request lacks the variable's key, AWS cannot resolve it and the statement is \
-          invalid for that request: \"any attempt to match it fails and causes the statement \
+    why: "When a request has the condition's key but lacks the variable's, AWS cannot resolve \
+          the variable and the statement is invalid for that request: \"any attempt to match it fails and causes the statement \
           to be invalid\" (IAM User Guide, policy variables). For a `Deny` that means it does \
           not apply — a caller without the tag escapes a deny meant to bind it. Give the \
           variable a default, or deny the missing case with a `Null` condition.",
@@ -44,7 +44,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !policy.variables_enabled() {
         return;
     }
-    let mut report = |text: &str, span: Span| {
+    let mut report = |text: &str, span: Span, key: Option<&str>| {
         for p in parts(text, true, false) {
             let Part::Var {
                 default: None,
@@ -61,9 +61,14 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 Finding::new(
                     &RULE,
                     span,
-                    format!(
-                        "a request without `{name}` cannot resolve `${{{name}}}`, and AWS then skips this Deny"
-                    ),
+                    match key {
+                        Some(key) => format!(
+                            "a request with `{key}` but without `{name}` cannot resolve `${{{name}}}`, and AWS then skips this Deny"
+                        ),
+                        None => format!(
+                            "a request without `{name}` cannot resolve `${{{name}}}`, and AWS then skips this Deny"
+                        ),
+                    },
                 )
                 .label("may be unresolved")
                 .help(format!(
@@ -81,14 +86,14 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             for v in &c.node.values {
-                report(&v.node, v.loc);
+                report(&v.node, v.loc, Some(&c.node.key.node.0));
             }
         }
         if let Some(r) = &s.node.resource {
             for p in &r.node.resources {
                 // Variables count only in the resource part of an ARN.
                 if p.node.splitn(6, ':').count() == 6 {
-                    report(p.node.splitn(6, ':').nth(5).unwrap_or(""), p.loc);
+                    report(p.node.splitn(6, ':').nth(5).unwrap_or(""), p.loc, None);
                 }
             }
         }
