@@ -314,3 +314,43 @@ fn what_a_reviewer_reads() {
         insta::assert_snapshot!("check_no_new_access_default_to_ebs", report.render_text());
     });
 }
+
+/// `keyward check` decides with the evaluator: a key policy does not say
+/// which account holds its key, so check tries a key in each account, and
+/// in every world where the key is in another account than the caller's,
+/// key management is denied (it never works across accounts) while Decrypt
+/// is not.
+#[test]
+fn cross_account_key_management_is_never_a_witness() {
+    let old = subject(&[ROOT]);
+    let new = subject(&[
+        ROOT,
+        r#"{"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Decrypt"], "Resource": "*"}"#,
+    ]);
+    let r = check::no_new_access(&old, &new);
+    assert!(!r.pass, "{}", r.render_text());
+    verify_witnesses(&r, &new, Some(&old));
+    let account = |arn: &str| arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let across: Vec<_> = r
+        .witnesses
+        .iter()
+        .filter(|w| account(&w.principal) != account(&w.resource))
+        .collect();
+    assert!(
+        across.iter().all(|w| w.action == "kms:Decrypt"),
+        "{}",
+        r.render_text()
+    );
+    // The decisions check makes for the key in account 111122223333.
+    let partner = |act: &str| {
+        keyward::eval::Request::builder(caller("arn:aws:iam::444455556666:root"), action(act))
+            .resource(KEY_ARN)
+            .build()
+    };
+    assert!(new.decide(false, &partner("kms:Decrypt")).is_allow());
+    assert!(!new.decide(false, &partner("kms:PutKeyPolicy")).is_allow());
+    assert!(
+        !new.decide(true, &partner("kms:ScheduleKeyDeletion"))
+            .is_allow()
+    );
+}
