@@ -53,116 +53,119 @@ fn run(cases: &[Case]) {
 
 const BOB: &str = "arn:aws:iam::111122223333:user/bob";
 
+/// A Decrypt by bob with this encryption context and these principal tags.
+const fn bob(
+    name: &'static str,
+    statements: &'static str,
+    context: &'static [(&'static str, &'static str)],
+    tags: &'static [(&'static str, &'static str)],
+    expected: DecisionKind,
+) -> Case {
+    Case {
+        name,
+        statements,
+        principal: BOB,
+        action: "kms:Decrypt",
+        context,
+        tags,
+        expected,
+    }
+}
+
+const OWNER_ALICE: &[(&str, &str)] = &[("kms:EncryptionContext:owner", "alice")];
+const NONE: &[(&str, &str)] = &[];
+
+const ALLOW_UNLESS_OWNER: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
+    "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#;
+const DENY_UNLESS_OWNER: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*"},
+    {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+    "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#;
+const ALLOW_IF_OWNER_IF_EXISTS: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
+    "Condition": {"StringEqualsIfExists": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#;
+const ALLOW_UNLESS_OWNER_DEFAULT: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
+    "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner, 'nobody'}"}}}"#;
+const ALLOW_NOT_BLOCKED: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt",
+    "NotResource": "arn:aws:kms:us-east-1:111122223333:key/${aws:PrincipalTag/blocked}"}"#;
+
 // IAM User Guide, "IAM policy elements: Variables and tags", request
 // information: for a value that is not present, "any attempt to match it
 // fails and causes the statement to be invalid"; "If AWS cannot resolve a
 // variable this might cause the entire statement to be invalid."
+// IAM User Guide, condition operators, on `...IfExists`: "If the key is
+// not present, evaluate the condition element as true" — nothing is
+// matched, so the variable is never resolved; likewise a negated operator
+// on an absent key.
 const UNRESOLVED: &[Case] = &[
-    Case {
-        name: "Allow, negated operator, variable unresolved: the statement does not apply",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[],
-        expected: ImplicitDeny,
-    },
-    Case {
-        name: "Allow, negated operator, variable resolved and different: allowed",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[("owner", "bob")],
-        expected: Allow,
-    },
-    Case {
-        name: "Deny, negated operator, variable unresolved: the Deny is skipped",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*"},
-            {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "Deny, negated operator, variable resolved and different: denied",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*"},
-            {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[("owner", "bob")],
-        expected: ExplicitDeny,
-    },
-    Case {
-        name: "IfExists with the key present does not rescue an unresolved variable",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringEqualsIfExists": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[],
-        expected: ImplicitDeny,
-    },
-    // IAM User Guide, condition operators: "If the key is not present,
-    // evaluate the condition element as true" — nothing is matched, so the
-    // variable is never resolved.
-    Case {
-        name: "IfExists with the key absent holds without resolving the variable",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringEqualsIfExists": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "a negated operator on an absent key holds without resolving the variable",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "a default makes the variable resolve",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt", "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/owner, 'nobody'}"}}}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[("kms:EncryptionContext:owner", "alice")],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "NotResource with an unresolved variable does not apply",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt",
-            "NotResource": "arn:aws:kms:us-east-1:111122223333:key/${aws:PrincipalTag/blocked}"}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: ImplicitDeny,
-    },
-    Case {
-        name: "NotResource with a resolved variable naming another key applies",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:Decrypt",
-            "NotResource": "arn:aws:kms:us-east-1:111122223333:key/${aws:PrincipalTag/blocked}"}"#,
-        principal: BOB,
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[("blocked", "other-key")],
-        expected: Allow,
-    },
+    bob(
+        "Allow, negated operator, variable unresolved: the statement does not apply",
+        ALLOW_UNLESS_OWNER,
+        OWNER_ALICE,
+        NONE,
+        ImplicitDeny,
+    ),
+    bob(
+        "Allow, negated operator, variable resolved and different: allowed",
+        ALLOW_UNLESS_OWNER,
+        OWNER_ALICE,
+        &[("owner", "bob")],
+        Allow,
+    ),
+    bob(
+        "Deny, negated operator, variable unresolved: the Deny is skipped",
+        DENY_UNLESS_OWNER,
+        OWNER_ALICE,
+        NONE,
+        Allow,
+    ),
+    bob(
+        "Deny, negated operator, variable resolved and different: denied",
+        DENY_UNLESS_OWNER,
+        OWNER_ALICE,
+        &[("owner", "bob")],
+        ExplicitDeny,
+    ),
+    bob(
+        "IfExists with the key present does not rescue an unresolved variable",
+        ALLOW_IF_OWNER_IF_EXISTS,
+        OWNER_ALICE,
+        NONE,
+        ImplicitDeny,
+    ),
+    bob(
+        "IfExists with the key absent holds without resolving the variable",
+        ALLOW_IF_OWNER_IF_EXISTS,
+        NONE,
+        NONE,
+        Allow,
+    ),
+    bob(
+        "a negated operator on an absent key holds without resolving the variable",
+        ALLOW_UNLESS_OWNER,
+        NONE,
+        NONE,
+        Allow,
+    ),
+    bob(
+        "a default makes the variable resolve",
+        ALLOW_UNLESS_OWNER_DEFAULT,
+        OWNER_ALICE,
+        NONE,
+        Allow,
+    ),
+    bob(
+        "NotResource with an unresolved variable does not apply",
+        ALLOW_NOT_BLOCKED,
+        NONE,
+        NONE,
+        ImplicitDeny,
+    ),
+    bob(
+        "NotResource with a resolved variable naming another key applies",
+        ALLOW_NOT_BLOCKED,
+        NONE,
+        &[("blocked", "other-key")],
+        Allow,
+    ),
 ];
 
 #[test]
@@ -170,58 +173,66 @@ fn an_unresolved_policy_variable_invalidates_its_statement() {
     run(UNRESOLVED);
 }
 
+/// A Decrypt by `principal`, with no context or tags.
+const fn decrypt_by(
+    name: &'static str,
+    statements: &'static str,
+    principal: &'static str,
+    expected: DecisionKind,
+) -> Case {
+    Case {
+        name,
+        statements,
+        principal,
+        action: "kms:Decrypt",
+        context: NONE,
+        tags: NONE,
+        expected,
+    }
+}
+
+const S1: &str = "arn:aws:sts::111122223333:assumed-role/App/s1";
+const ALICE_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/App/alice";
+const ALLOW_S1: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#;
+const ALLOW_ROLE: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"}"#;
+const ALLOW_ROLE_DENY_S1: &str = r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"},
+    {"Effect": "Deny", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#;
+
 // IAM User Guide, "AWS JSON policy elements: Principal", role session
 // principals: a role session principal names one session of a role
 // (`arn:aws:sts::AWS-account-ID:assumed-role/role-name/role-session-name`);
 // a role ARN as principal covers every session of the role.
 const SESSIONS: &[Case] = &[
-    Case {
-        name: "a session principal matches that session",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
-        principal: "arn:aws:sts::111122223333:assumed-role/App/s1",
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "a session principal does not match another session of the role",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
-        principal: "arn:aws:sts::111122223333:assumed-role/App/alice",
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: ImplicitDeny,
-    },
-    Case {
-        name: "a role principal matches every session",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
-        principal: "arn:aws:sts::111122223333:assumed-role/App/alice",
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "a Deny naming one session leaves the others",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"},
-            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
-        principal: "arn:aws:sts::111122223333:assumed-role/App/alice",
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: Allow,
-    },
-    Case {
-        name: "a Deny naming one session denies it",
-        statements: r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*"},
-            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/App/s1"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
-        principal: "arn:aws:sts::111122223333:assumed-role/App/s1",
-        action: "kms:Decrypt",
-        context: &[],
-        tags: &[],
-        expected: ExplicitDeny,
-    },
+    decrypt_by(
+        "a session principal matches that session",
+        ALLOW_S1,
+        S1,
+        Allow,
+    ),
+    decrypt_by(
+        "a session principal does not match another session of the role",
+        ALLOW_S1,
+        ALICE_SESSION,
+        ImplicitDeny,
+    ),
+    decrypt_by(
+        "a role principal matches every session",
+        ALLOW_ROLE,
+        ALICE_SESSION,
+        Allow,
+    ),
+    decrypt_by(
+        "a Deny naming one session leaves the others",
+        ALLOW_ROLE_DENY_S1,
+        ALICE_SESSION,
+        Allow,
+    ),
+    decrypt_by(
+        "a Deny naming one session denies it",
+        ALLOW_ROLE_DENY_S1,
+        S1,
+        ExplicitDeny,
+    ),
 ];
 
 #[test]

@@ -131,6 +131,21 @@ impl KeyService {
         Ok(key)
     }
 
+    /// The key the request's `KeyId` names, authorized for `operation` with
+    /// no request facts beyond the key: how most key operations begin.
+    pub(super) fn authorized_key(
+        &self,
+        call: &mut Call,
+        id: &Identity,
+        input: &serde_json::Value,
+        operation: &str,
+        need: Need,
+    ) -> Result<KeyRecord, KmsError> {
+        let (key, _) = self.resolve(id, super::fields::required(input, "KeyId")?, Reach::Named)?;
+        self.authorize(call, id, &key, operation, need, Facts::default())?;
+        Ok(key)
+    }
+
     /// The key `key_id` of `scope`, through the record cache.
     pub(super) fn load_key(
         &self,

@@ -240,8 +240,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(call, id, &key, "ListGrants", Need::Any, Facts::default())?;
+        let key = self.authorized_key(call, id, input, "ListGrants", Need::Any)?;
         let grant_id = s(input, "GrantId")?;
         let grantee = s(input, "GranteePrincipal")?;
         let items: Vec<Value> = self

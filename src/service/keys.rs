@@ -270,9 +270,8 @@ impl KeyService {
         input: &Value,
         enable: bool,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
         let op = if enable { "EnableKey" } else { "DisableKey" };
-        self.authorize(call, id, &key, op, Need::NotPending, Facts::default())?;
+        let mut key = self.authorized_key(call, id, input, op, Need::NotPending)?;
         key.state = if enable {
             KeyState::Enabled
         } else {
@@ -318,15 +317,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "CancelKeyDeletion",
-            Need::Any,
-            Facts::default(),
-        )?;
+        let mut key = self.authorized_key(call, id, input, "CancelKeyDeletion", Need::Any)?;
         if key.state != KeyState::PendingDeletion {
             return Err(KmsError::new(
                 ErrorKind::KmsInvalidState,

@@ -54,8 +54,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(call, id, &key, "GetKeyPolicy", Need::Any, Facts::default())?;
+        let key = self.authorized_key(call, id, input, "GetKeyPolicy", Need::Any)?;
         let name = s(input, "PolicyName")?.unwrap_or("default");
         if name != "default" {
             return Err(KmsError::not_found(format!(
@@ -71,15 +70,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "ListKeyPolicies",
-            Need::Any,
-            Facts::default(),
-        )?;
+        self.authorized_key(call, id, input, "ListKeyPolicies", Need::Any)?;
         Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
     }
 }

@@ -87,15 +87,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "GetKeyRotationStatus",
-            Need::Any,
-            Facts::default(),
-        )?;
+        let key = self.authorized_key(call, id, input, "GetKeyRotationStatus", Need::Any)?;
         let mut out =
             json!({"KeyId": key.arn, "KeyRotationEnabled": key.rotation_period_days.is_some()});
         if let (Some(o), Some(days)) = (out.as_object_mut(), key.rotation_period_days) {
@@ -111,15 +103,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "RotateKeyOnDemand",
-            Need::Usable,
-            Facts::default(),
-        )?;
+        let mut key = self.authorized_key(call, id, input, "RotateKeyOnDemand", Need::Usable)?;
         self.rotate(&mut key, "ON_DEMAND", &mut self.journal(call, id, input))?;
         Ok(json!({ "KeyId": key.arn }))
     }
@@ -130,15 +114,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "ListKeyRotations",
-            Need::Any,
-            Facts::default(),
-        )?;
+        let key = self.authorized_key(call, id, input, "ListKeyRotations", Need::Any)?;
         let items: Vec<Value> = self
             .store
             .versions(&key)?

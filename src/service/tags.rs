@@ -70,15 +70,7 @@ impl KeyService {
         id: &Identity,
         input: &Value,
     ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        self.authorize(
-            call,
-            id,
-            &key,
-            "ListResourceTags",
-            Need::Any,
-            Facts::default(),
-        )?;
+        let key = self.authorized_key(call, id, input, "ListResourceTags", Need::Any)?;
         let items: Vec<Value> = self
             .store
             .tags(&key)?

@@ -92,8 +92,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if let Some(r) = &s.node.resource {
             for p in &r.node.resources {
                 // Variables count only in the resource part of an ARN.
-                if p.node.splitn(6, ':').count() == 6 {
-                    report(p.node.splitn(6, ':').nth(5).unwrap_or(""), p.loc, None);
+                if let Some(rest) = p.node.splitn(6, ':').nth(5) {
+                    report(rest, p.loc, None);
                 }
             }
         }
