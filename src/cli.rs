@@ -1,5 +1,6 @@
 //! Command-line parsing and the commands themselves.
 
+mod api;
 mod audit;
 mod serve;
 
@@ -59,6 +60,8 @@ enum Command {
     Kms(KmsArgs),
     /// Work with the audit log.
     Audit(audit::AuditArgs),
+    /// List the AWS KMS operations keyward serves and their request models.
+    Api(api::ApiArgs),
     #[command(hide = true)]
     Debug(DebugArgs),
 }
@@ -277,6 +280,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Load(a) => load_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
         Command::Audit(a) => audit::run(a, out),
+        Command::Api(a) => api::run(&a, out),
         Command::Debug(a) => debug_cmd(a, out),
     };
     match result {

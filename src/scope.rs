@@ -151,7 +151,11 @@ impl KeyRef {
             return Ok(KeyRef::Alias(key_id.to_owned()));
         }
         if !key_id.starts_with("arn:") {
-            return Ok(KeyRef::Id(key_id.to_owned()));
+            return if is_key_id(key_id) {
+                Ok(KeyRef::Id(key_id.to_owned()))
+            } else {
+                Err(KeyRefError::Malformed)
+            };
         }
         let parts: Vec<&str> = key_id.splitn(6, ':').collect();
         let ["arn", "aws", "kms", r, account, resource] = parts.as_slice() else {
@@ -165,7 +169,7 @@ impl KeyRef {
         }
         let scope = Scope::new(account, r);
         match resource.split_once('/') {
-            Some(("key", id)) if !id.is_empty() => Ok(KeyRef::KeyArn(scope, id.to_owned())),
+            Some(("key", id)) if is_key_id(id) => Ok(KeyRef::KeyArn(scope, id.to_owned())),
             Some(("alias", name)) if !name.is_empty() => {
                 Ok(KeyRef::AliasArn(scope, format!("alias/{name}")))
             }
@@ -174,9 +178,31 @@ impl KeyRef {
     }
 }
 
+/// Whether `s` has the form of a KMS key id: a UUID (8-4-4-4-12 hex
+/// digits), or `mrk-` and 32 hex digits (a multi-Region key).
+pub fn is_key_id(s: &str) -> bool {
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = s.strip_prefix("mrk-") {
+        return hex(rest, 32);
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    matches!(parts.as_slice(), [a, b, c, d, e]
+        if hex(a, 8) && hex(b, 4) && hex(c, 4) && hex(d, 4) && hex(e, 12))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_ids_have_aws_form() {
+        assert!(is_key_id("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(is_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
+        assert!(!is_key_id("fake-key-id"));
+        assert!(!is_key_id("1234abcd12ab34cd56ef1234567890ab"));
+        assert!(!is_key_id("mrk-fake-key-id"));
+        assert!(!is_key_id(""));
+    }
 
     fn region(s: &str) -> Region {
         Region::parse(s).unwrap_or_else(|| Region(String::new()))
@@ -217,16 +243,21 @@ mod tests {
     fn key_refs() {
         let here = region("us-east-1");
         let a = AccountId("111122223333".into());
-        assert_eq!(KeyRef::parse("1234", &here), Ok(KeyRef::Id("1234".into())));
+        let k1 = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(KeyRef::parse(k1, &here), Ok(KeyRef::Id(k1.into())));
+        assert_eq!(KeyRef::parse("1234", &here), Err(KeyRefError::Malformed));
         assert_eq!(
             KeyRef::parse("alias/orders", &here),
             Ok(KeyRef::Alias("alias/orders".into()))
         );
         assert_eq!(
-            KeyRef::parse("arn:aws:kms:us-east-1:111122223333:key/k1", &here),
+            KeyRef::parse(
+                &format!("arn:aws:kms:us-east-1:111122223333:key/{k1}"),
+                &here
+            ),
             Ok(KeyRef::KeyArn(
                 Scope::new(a.clone(), here.clone()),
-                "k1".into()
+                k1.into()
             ))
         );
         assert_eq!(
@@ -246,6 +277,7 @@ mod tests {
             "arn:aws:kms:us-east-1:1111:key/k",
             "arn:aws:kms:us-east-1:111122223333:key/",
             "arn:aws:kms:us-east-1:111122223333:grant/k",
+            "arn:aws:kms:us-east-1:111122223333:key/k1",
         ] {
             assert_eq!(
                 KeyRef::parse(bad, &here),

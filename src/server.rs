@@ -97,7 +97,14 @@ impl AppState {
 }
 
 fn error_response(status: u16, aws_type: &str, message: &str) -> Response {
-    let body = json!({"__type": aws_type, "message": message}).to_string();
+    // AWS spells the member `Message` in the validation errors its request
+    // framework raises and `message` in the exceptions KMS models.
+    let member = if aws_type == "ValidationException" {
+        "Message"
+    } else {
+        "message"
+    };
+    let body = json!({"__type": aws_type, member: message}).to_string();
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")

@@ -2,12 +2,16 @@
 //! policies and grants, persisted in the embedded store, every request
 //! authorized by the compiled decision table and recorded in the audit log.
 //!
-//! Operations take and return the AWS KMS JSON shapes (`serde_json::Value`
-//! with AWS's field names; blobs base64), so the HTTP server is a thin
-//! adapter: [`KeyService::call`] is the whole API.
+//! [`KeyService::call`] is the whole API: it takes an operation's AWS KMS
+//! JSON request, checks it against the operation's typed request model
+//! ([`api`]), runs the operation's handler on the decoded request and
+//! returns the typed response as JSON, so the HTTP server is a thin adapter.
+//! Each operation family has its module: keys and lifecycle, cryptographic
+//! operations, aliases, key policies, grants, tags, rotations.
 
 mod access;
 mod aliases;
+pub mod api;
 mod cryptographic;
 mod data_dir;
 pub mod err;
@@ -15,6 +19,7 @@ mod fields;
 mod grants;
 mod journal;
 mod keys;
+mod last_usage;
 mod policies;
 mod rotation;
 mod tags;
@@ -22,9 +27,11 @@ mod trail;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 pub use data_dir::{DataDir, write_private};
@@ -33,6 +40,7 @@ pub use journal::AuditKeys;
 pub use trail::Refusal;
 
 use access::compile_key_policy;
+use api::Request;
 
 use crate::audit::AuditLog;
 use crate::compile::{CompiledPolicy, GrantIndex};
@@ -112,21 +120,29 @@ pub struct KeyService {
     no_key_policy: Arc<CompiledPolicy>,
     /// The last head [`KeyService::anchor_audit`] anchored.
     anchored: AtomicU64,
+    audit_path: PathBuf,
+    /// Each key's last use, read from the audit log when first asked for.
+    usage: Mutex<Option<last_usage::UsageIndex>>,
 }
 
 /// Sealed key material by (key id, version).
 type SealedCache = HashMap<(String, u32), Arc<Vec<u8>>>;
 
-/// What one call records in the audit log.
-struct Call {
+/// One call: its request, and what it records in the audit log.
+struct Call<'a> {
     event: &'static str,
+    /// The request as it arrived (what the audit record shows of it).
+    input: &'a Value,
+    /// The audit record's `eventID` and `requestID`.
+    event_id: String,
+    request_id: String,
     /// The record written with the call's change, if it made one.
     recorded: Option<u64>,
     resources: Vec<(String, String)>,
     decisions: Vec<Value>,
 }
 
-impl Call {
+impl Call<'_> {
     fn record(&mut self, key: &KeyRecord, explanation: &Explanation) {
         self.resources
             .push((key.scope.account.0.clone(), key.arn.clone()));
@@ -178,7 +194,6 @@ impl Facts {
     }
 }
 
-const MAX_PLAINTEXT: usize = 4096;
 const MAX_POLICY: usize = 32 * 1024;
 const MAX_GRANTS_PER_KEY: usize = 50_000;
 
@@ -205,6 +220,8 @@ impl KeyService {
             records: RwLock::new(HashMap::new()),
             sealed: RwLock::new(HashMap::new()),
             anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
+            audit_path: dir.audit_log(),
+            usage: Mutex::new(None),
             no_key_policy: Arc::new(compile_key_policy(
                 "none",
                 r#"{"Version": "2012-10-17", "Statement": []}"#,
@@ -254,19 +271,22 @@ impl KeyService {
                 format!("unknown operation `{operation}`"),
             ));
         };
-        let mut call = Call {
-            event,
-            recorded: None,
-            resources: Vec::new(),
-            decisions: Vec::new(),
-        };
         let input = if input.is_null() {
             &Value::Object(Map::new())
         } else {
             input
         };
+        let mut call = Call {
+            event,
+            input,
+            event_id: uuid::Uuid::new_v4().to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            recorded: None,
+            resources: Vec::new(),
+            decisions: Vec::new(),
+        };
         let result = if input.is_object() {
-            fields::check_lengths(input).and_then(|()| self.dispatch(&mut call, id, input))
+            self.dispatch(&mut call, id)
         } else {
             Err(KmsError::new(
                 ErrorKind::Serialization,
@@ -278,98 +298,77 @@ impl KeyService {
         let record = match (call.recorded, result.as_ref()) {
             (Some(_), Ok(_)) => None,
             (Some(seq), Err(e)) => {
-                let mut r = self.audit_record(&call, id, input, Some(e));
+                let mut r = self.audit_record(&call, id, Some(e));
                 r["keyward"]["endsRecord"] = json!(seq);
                 Some(r)
             }
-            (None, r) => Some(self.audit_record(&call, id, input, r.err())),
+            (None, r) => Some(self.audit_record(&call, id, r.err())),
         };
         if let Some(record) = record {
             self.audit
                 .append(record)
                 .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
         }
+        if result.is_ok() {
+            self.note_usage(&call);
+        }
         result
     }
 
-    fn dispatch(&self, call: &mut Call, id: &Identity, input: &Value) -> Result<Value, KmsError> {
-        match call.event {
-            "CreateKey" => self.create_key(call, id, input),
-            "DescribeKey" => self.describe_key(call, id, input),
-            "ListKeys" => self.list_keys(call, id, input),
-            "EnableKey" => self.set_enabled(call, id, input, true),
-            "DisableKey" => self.set_enabled(call, id, input, false),
-            "ScheduleKeyDeletion" => self.schedule_deletion(call, id, input),
-            "CancelKeyDeletion" => self.cancel_deletion(call, id, input),
-            "EnableKeyRotation" => self.enable_rotation(call, id, input, true),
-            "DisableKeyRotation" => self.enable_rotation(call, id, input, false),
-            "GetKeyRotationStatus" => self.rotation_status(call, id, input),
-            "RotateKeyOnDemand" => self.rotate_on_demand(call, id, input),
-            "ListKeyRotations" => self.list_rotations(call, id, input),
-            "UpdateKeyDescription" => self.update_description(call, id, input),
-            "Encrypt" => self.encrypt(call, id, input),
-            "Decrypt" => self.decrypt(call, id, input),
-            "ReEncrypt" => self.re_encrypt(call, id, input),
-            "GenerateDataKey" => self.generate_data_key(call, id, input, true),
-            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(call, id, input, false),
-            "GenerateRandom" => self.generate_random(call, id, input),
-            "CreateAlias" => self.create_alias(call, id, input),
-            "UpdateAlias" => self.update_alias(call, id, input),
-            "DeleteAlias" => self.delete_alias(call, id, input),
-            "ListAliases" => self.list_aliases(call, id, input),
-            "PutKeyPolicy" => self.put_key_policy(call, id, input),
-            "GetKeyPolicy" => self.get_key_policy(call, id, input),
-            "ListKeyPolicies" => self.list_key_policies(call, id, input),
-            "CreateGrant" => self.create_grant(call, id, input),
-            "ListGrants" => self.list_grants(call, id, input),
-            "ListRetirableGrants" => self.list_retirable_grants(call, id, input),
-            "RetireGrant" => self.retire_grant(call, id, input),
-            "RevokeGrant" => self.revoke_grant(call, id, input),
-            "TagResource" => self.tag_resource(call, id, input),
-            "UntagResource" => self.untag_resource(call, id, input),
-            "ListResourceTags" => self.list_resource_tags(call, id, input),
-            other => Err(KmsError::new(
-                ErrorKind::UnknownOperation,
-                format!("unknown operation `{other}`"),
-            )),
-        }
+    /// Checks the request against `Q`'s model, decodes it, runs `op` and
+    /// encodes its response.
+    fn run<Q: Request, R: Serialize>(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        op: fn(&KeyService, &mut Call<'_>, &Identity, Q) -> Result<R, KmsError>,
+    ) -> Result<Value, KmsError> {
+        api::validate(call.input, Q::MEMBERS)?;
+        let request = Q::deserialize(call.input)
+            .map_err(|e| KmsError::new(ErrorKind::Serialization, e.to_string()))?;
+        let response = op(self, call, id, request)?;
+        serde_json::to_value(response).map_err(|e| KmsError::internal(e.to_string()))
     }
 }
 
-/// Every operation the service implements, by its API name.
-pub const OPERATIONS: &[&str] = &[
-    "CancelKeyDeletion",
-    "CreateAlias",
-    "CreateGrant",
-    "CreateKey",
-    "Decrypt",
-    "DeleteAlias",
-    "DescribeKey",
-    "DisableKey",
-    "DisableKeyRotation",
-    "EnableKey",
-    "EnableKeyRotation",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
-    "ListAliases",
-    "ListGrants",
-    "ListKeyPolicies",
-    "ListKeyRotations",
-    "ListKeys",
-    "ListResourceTags",
-    "ListRetirableGrants",
-    "PutKeyPolicy",
-    "ReEncrypt",
-    "RetireGrant",
-    "RevokeGrant",
-    "RotateKeyOnDemand",
-    "ScheduleKeyDeletion",
-    "TagResource",
-    "UntagResource",
-    "UpdateAlias",
-    "UpdateKeyDescription",
-];
+/// The response of an operation that returns nothing: `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+api::operations! {
+    "CancelKeyDeletion" => keys::CancelKeyDeletionRequest, cancel_deletion;
+    "CreateAlias" => aliases::CreateAliasRequest, create_alias;
+    "CreateGrant" => grants::CreateGrantRequest, create_grant;
+    "CreateKey" => keys::CreateKeyRequest, create_key;
+    "Decrypt" => cryptographic::DecryptRequest, decrypt;
+    "DeleteAlias" => aliases::DeleteAliasRequest, delete_alias;
+    "DescribeKey" => keys::DescribeKeyRequest, describe_key;
+    "DisableKey" => keys::DisableKeyRequest, disable_key;
+    "DisableKeyRotation" => rotation::DisableKeyRotationRequest, disable_rotation;
+    "EnableKey" => keys::EnableKeyRequest, enable_key;
+    "EnableKeyRotation" => rotation::EnableKeyRotationRequest, enable_rotation;
+    "Encrypt" => cryptographic::EncryptRequest, encrypt;
+    "GenerateDataKey" => cryptographic::GenerateDataKeyRequest, generate_data_key;
+    "GenerateDataKeyWithoutPlaintext" => cryptographic::GenerateDataKeyWithoutPlaintextRequest, generate_data_key_without_plaintext;
+    "GenerateRandom" => cryptographic::GenerateRandomRequest, generate_random;
+    "GetKeyLastUsage" => last_usage::GetKeyLastUsageRequest, get_key_last_usage;
+    "GetKeyPolicy" => policies::GetKeyPolicyRequest, get_key_policy;
+    "GetKeyRotationStatus" => rotation::GetKeyRotationStatusRequest, rotation_status;
+    "ListAliases" => aliases::ListAliasesRequest, list_aliases;
+    "ListGrants" => grants::ListGrantsRequest, list_grants;
+    "ListKeyPolicies" => policies::ListKeyPoliciesRequest, list_key_policies;
+    "ListKeyRotations" => rotation::ListKeyRotationsRequest, list_rotations;
+    "ListKeys" => keys::ListKeysRequest, list_keys;
+    "ListResourceTags" => tags::ListResourceTagsRequest, list_resource_tags;
+    "ListRetirableGrants" => grants::ListRetirableGrantsRequest, list_retirable_grants;
+    "PutKeyPolicy" => policies::PutKeyPolicyRequest, put_key_policy;
+    "ReEncrypt" => cryptographic::ReEncryptRequest, re_encrypt;
+    "RetireGrant" => grants::RetireGrantRequest, retire_grant;
+    "RevokeGrant" => grants::RevokeGrantRequest, revoke_grant;
+    "RotateKeyOnDemand" => rotation::RotateKeyOnDemandRequest, rotate_on_demand;
+    "ScheduleKeyDeletion" => keys::ScheduleKeyDeletionRequest, schedule_deletion;
+    "TagResource" => tags::TagResourceRequest, tag_resource;
+    "UntagResource" => tags::UntagResourceRequest, untag_resource;
+    "UpdateAlias" => aliases::UpdateAliasRequest, update_alias;
+    "UpdateKeyDescription" => keys::UpdateKeyDescriptionRequest, update_description;
+}

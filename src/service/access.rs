@@ -135,13 +135,13 @@ impl KeyService {
     /// no request facts beyond the key: how most key operations begin.
     pub(super) fn authorized_key(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &serde_json::Value,
+        key_id: &str,
         operation: &str,
         need: Need,
     ) -> Result<KeyRecord, KmsError> {
-        let (key, _) = self.resolve(id, super::fields::required(input, "KeyId")?, Reach::Named)?;
+        let (key, _) = self.resolve(id, key_id, Reach::Named)?;
         self.authorize(call, id, &key, operation, need, Facts::default())?;
         Ok(key)
     }
@@ -294,7 +294,7 @@ impl KeyService {
     /// Authorizes `action` on a key and checks the key's state.
     pub(super) fn authorize(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
         key: &KeyRecord,
         action: &str,
@@ -326,7 +326,7 @@ impl KeyService {
     /// Authorizes an action that is not on a key (IAM policies alone).
     pub(super) fn authorize_account(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
         action: &str,
         facts: Facts,

@@ -1,14 +1,55 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::scope::Scope;
 use crate::store::AliasRecord;
 
 use super::access::Reach;
+use super::api::{ALIAS_NAME, KEY_ID, LIMIT, MARKER, request};
+use super::fields::{Page, paginate};
+use super::{Call, Empty, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
 
-use super::fields::{page_response, paginate, required, s};
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+request! {
+    /// CreateAlias.
+    CreateAliasRequest {
+        alias_name: req String = "AliasName" ALIAS_NAME,
+        target_key_id: req String = "TargetKeyId" KEY_ID,
+    }
+}
+
+request! {
+    /// UpdateAlias.
+    UpdateAliasRequest {
+        alias_name: req String = "AliasName" ALIAS_NAME,
+        target_key_id: req String = "TargetKeyId" KEY_ID,
+    }
+}
+
+request! {
+    /// DeleteAlias.
+    DeleteAliasRequest { alias_name: req String = "AliasName" ALIAS_NAME }
+}
+
+request! {
+    /// ListAliases.
+    ListAliasesRequest {
+        key_id: opt String = "KeyId" KEY_ID,
+        limit: opt i64 = "Limit" LIMIT,
+        marker: opt String = "Marker" MARKER,
+    }
+}
+
+/// An `AliasListEntry`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AliasEntry {
+    alias_name: String,
+    alias_arn: String,
+    target_key_id: String,
+    creation_date: i64,
+    last_updated_date: i64,
+}
 
 /// How often UpdateAlias and DeleteAlias retry when the alias moves between
 /// authorization and the write.
@@ -26,14 +67,14 @@ impl KeyService {
     /// caller's account and Region, so two racing calls cannot both win.
     pub(super) fn create_alias(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let name = required(input, "AliasName")?;
+        input: CreateAliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = input.alias_name.as_str();
         check_alias_name(name)?;
         let scope = self.alias_scope(id, name)?;
-        let (key, _) = self.resolve(id, required(input, "TargetKeyId")?, Reach::Own)?;
+        let (key, _) = self.resolve(id, &input.target_key_id, Reach::Own)?;
         self.authorize(
             call,
             id,
@@ -51,7 +92,7 @@ impl KeyService {
                 created: now,
                 updated: now,
             },
-            &mut self.journal(call, id, input),
+            &mut self.journal(call, id),
         )?;
         if !created {
             return Err(KmsError::new(
@@ -62,21 +103,21 @@ impl KeyService {
                 ),
             ));
         }
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
     /// UpdateAlias: authorized on the key the alias points to and on the new
     /// target, then re-pointed only if it still points where it did.
     pub(super) fn update_alias(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let name = required(input, "AliasName")?;
+        input: UpdateAliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = input.alias_name.as_str();
         check_alias_name(name)?;
         let scope = self.alias_scope(id, name)?;
-        let (new, _) = self.resolve(id, required(input, "TargetKeyId")?, Reach::Own)?;
+        let (new, _) = self.resolve(id, &input.target_key_id, Reach::Own)?;
         for _ in 0..ALIAS_RETRIES {
             let alias = self
                 .store
@@ -98,9 +139,9 @@ impl KeyService {
                 &old.key_id,
                 &new.key_id,
                 self.now(),
-                &mut self.journal(call, id, input),
+                &mut self.journal(call, id),
             )? {
-                return Ok(json!({}));
+                return Ok(Empty {});
             }
         }
         Err(alias_contended(name))
@@ -108,11 +149,11 @@ impl KeyService {
 
     pub(super) fn delete_alias(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let name = required(input, "AliasName")?;
+        input: DeleteAliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = input.alias_name.as_str();
         let scope = self.alias_scope(id, name)?;
         for _ in 0..ALIAS_RETRIES {
             let alias = self
@@ -121,13 +162,11 @@ impl KeyService {
                 .ok_or_else(|| alias_not_found(&scope, name))?;
             let (key, _) = self.resolve(id, &alias.key_id, Reach::Own)?;
             self.authorize(call, id, &key, "DeleteAlias", Need::Any, Facts::default())?;
-            if self.store.delete_alias(
-                &scope,
-                name,
-                &key.key_id,
-                &mut self.journal(call, id, input),
-            )? {
-                return Ok(json!({}));
+            if self
+                .store
+                .delete_alias(&scope, name, &key.key_id, &mut self.journal(call, id))?
+            {
+                return Ok(Empty {});
             }
         }
         Err(alias_contended(name))
@@ -136,11 +175,11 @@ impl KeyService {
     /// ListAliases: the aliases of the caller's account and Region only.
     pub(super) fn list_aliases(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let filter = match s(input, "KeyId")? {
+        input: ListAliasesRequest,
+    ) -> Result<Page<AliasEntry>, KmsError> {
+        let filter = match &input.key_id {
             Some(k) => Some(self.resolve(id, k, Reach::Own)?.0),
             None => None,
         };
@@ -150,23 +189,23 @@ impl KeyService {
             }
             None => self.authorize_account(call, id, "ListAliases", Facts::default())?,
         }
-        let Some(scope) = self.caller_scope(id) else {
-            return Ok(page_response("Aliases", Vec::new(), None));
-        };
-        let items: Vec<Value> = self
-            .store
-            .aliases(&scope)?
-            .into_iter()
-            .filter(|a| filter.as_ref().is_none_or(|k| k.key_id == a.key_id))
-            .map(|a| {
-                json!({
-                    "AliasName": a.name, "AliasArn": scope.alias_arn(&a.name),
-                    "TargetKeyId": a.key_id, "CreationDate": a.created, "LastUpdatedDate": a.updated
+        let items = match self.caller_scope(id) {
+            None => Vec::new(),
+            Some(scope) => self
+                .store
+                .aliases(&scope)?
+                .into_iter()
+                .filter(|a| filter.as_ref().is_none_or(|k| k.key_id == a.key_id))
+                .map(|a| AliasEntry {
+                    alias_arn: scope.alias_arn(&a.name),
+                    alias_name: a.name,
+                    target_key_id: a.key_id,
+                    creation_date: a.created,
+                    last_updated_date: a.updated,
                 })
-            })
-            .collect();
-        let (page, next) = paginate(items, input)?;
-        Ok(page_response("Aliases", page, next))
+                .collect(),
+        };
+        paginate("Aliases", items, input.limit, input.marker.as_deref())
     }
 }
 
@@ -182,11 +221,12 @@ fn alias_contended(name: &str) -> KmsError {
     )
 }
 
+/// The rules AWS applies to an alias name beyond the model's pattern.
 pub(super) fn check_alias_name(name: &str) -> Result<(), KmsError> {
     let rest = name.strip_prefix("alias/").ok_or_else(|| {
-        KmsError::validation(format!(
-            "Alias must start with the prefix \"alias/\": {name}"
-        ))
+        KmsError::validation(
+            "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+        )
     })?;
     if rest.starts_with("aws/") {
         return Err(KmsError::new(
@@ -195,7 +235,6 @@ pub(super) fn check_alias_name(name: &str) -> Result<(), KmsError> {
         ));
     }
     let ok = !rest.is_empty()
-        && name.len() <= 256
         && rest
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'));
@@ -203,7 +242,7 @@ pub(super) fn check_alias_name(name: &str) -> Result<(), KmsError> {
         Ok(())
     } else {
         Err(KmsError::validation(format!(
-            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+            "{name} contains invalid characters for an alias"
         )))
     }
 }

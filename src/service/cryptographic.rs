@@ -4,74 +4,231 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::crypto::{self, Secret, blob};
 use crate::eval::{ContextValue, Permit};
 use crate::store::KeyRecord;
 
 use super::access::Reach;
-use super::fields::{blob_field, context_field, in_range, int, required, s, strings};
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, MAX_PLAINTEXT, Need};
+use super::api::enums::{DataKeySpec, DryRunModifier, EncryptionAlgorithm};
+use super::api::types::{Blob, Recipient, SecretBlob};
+use super::api::{
+    CUSTOM_KEY_STORE_ID, DRY_RUN_MODIFIERS, GRANT_TOKENS, KEY_ID, NUMBER_OF_BYTES, RECIPIENT, Rule,
+    request,
+};
+use super::rotation::material_id;
+use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+
+const CIPHERTEXT: Rule = Rule::Blob {
+    min: Some(1),
+    max: Some(6144),
+};
+const PLAINTEXT: Rule = Rule::Blob {
+    min: Some(1),
+    max: Some(4096),
+};
+const ALGORITHM: Rule = Rule::Enum(EncryptionAlgorithm::VALUES);
+const DATA_KEY_SPEC: Rule = Rule::Enum(DataKeySpec::VALUES);
+
+type Context = BTreeMap<String, String>;
+
+request! {
+    /// Encrypt.
+    EncryptRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        plaintext: secret SecretBlob = "Plaintext" PLAINTEXT,
+        encryption_context: opt Context = "EncryptionContext" Rule::StringMap,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        encryption_algorithm: opt EncryptionAlgorithm = "EncryptionAlgorithm" ALGORITHM,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+    }
+}
+
+request! {
+    /// Decrypt.
+    DecryptRequest {
+        ciphertext_blob: opt Blob = "CiphertextBlob" CIPHERTEXT,
+        encryption_context: opt Context = "EncryptionContext" Rule::StringMap,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        key_id: opt String = "KeyId" KEY_ID,
+        encryption_algorithm: opt EncryptionAlgorithm = "EncryptionAlgorithm" ALGORITHM,
+        recipient: opt Recipient = "Recipient" RECIPIENT,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+        dry_run_modifiers: opt Vec<DryRunModifier> = "DryRunModifiers" DRY_RUN_MODIFIERS,
+    }
+}
+
+request! {
+    /// ReEncrypt.
+    ReEncryptRequest {
+        ciphertext_blob: opt Blob = "CiphertextBlob" CIPHERTEXT,
+        source_encryption_context: opt Context = "SourceEncryptionContext" Rule::StringMap,
+        source_key_id: opt String = "SourceKeyId" KEY_ID,
+        destination_key_id: req String = "DestinationKeyId" KEY_ID,
+        destination_encryption_context: opt Context =
+            "DestinationEncryptionContext" Rule::StringMap,
+        source_encryption_algorithm: opt EncryptionAlgorithm =
+            "SourceEncryptionAlgorithm" ALGORITHM,
+        destination_encryption_algorithm: opt EncryptionAlgorithm =
+            "DestinationEncryptionAlgorithm" ALGORITHM,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+        dry_run_modifiers: opt Vec<DryRunModifier> = "DryRunModifiers" DRY_RUN_MODIFIERS,
+    }
+}
+
+request! {
+    /// GenerateDataKey.
+    GenerateDataKeyRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        encryption_context: opt Context = "EncryptionContext" Rule::StringMap,
+        number_of_bytes: opt i64 = "NumberOfBytes" NUMBER_OF_BYTES,
+        key_spec: opt DataKeySpec = "KeySpec" DATA_KEY_SPEC,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        recipient: opt Recipient = "Recipient" RECIPIENT,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+    }
+}
+
+request! {
+    /// GenerateDataKeyWithoutPlaintext.
+    GenerateDataKeyWithoutPlaintextRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        encryption_context: opt Context = "EncryptionContext" Rule::StringMap,
+        key_spec: opt DataKeySpec = "KeySpec" DATA_KEY_SPEC,
+        number_of_bytes: opt i64 = "NumberOfBytes" NUMBER_OF_BYTES,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+    }
+}
+
+request! {
+    /// GenerateRandom.
+    GenerateRandomRequest {
+        number_of_bytes: opt i64 = "NumberOfBytes" NUMBER_OF_BYTES,
+        custom_key_store_id: opt String = "CustomKeyStoreId" CUSTOM_KEY_STORE_ID,
+        recipient: opt Recipient = "Recipient" RECIPIENT,
+    }
+}
+
+/// Base64 text of bytes, as a blob member is sent.
+fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct EncryptResponse {
+    ciphertext_blob: String,
+    key_id: String,
+    encryption_algorithm: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DecryptResponse {
+    key_id: String,
+    plaintext: String,
+    encryption_algorithm: &'static str,
+    key_material_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ReEncryptResponse {
+    ciphertext_blob: String,
+    source_key_id: String,
+    key_id: String,
+    source_encryption_algorithm: &'static str,
+    destination_encryption_algorithm: &'static str,
+    source_key_material_id: String,
+    destination_key_material_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DataKeyResponse {
+    ciphertext_blob: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<String>,
+    key_id: String,
+    key_material_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GenerateRandomResponse {
+    plaintext: String,
+}
+
+/// The facts of a symmetric cryptographic operation.
+fn crypto_facts(context: &Context, alias: Option<String>, algorithm: bool) -> Facts {
+    Facts {
+        context: context.clone(),
+        alias,
+        extra: if algorithm {
+            vec![(
+                "kms:EncryptionAlgorithm".into(),
+                ContextValue::One("SYMMETRIC_DEFAULT".into()),
+            )]
+        } else {
+            Vec::new()
+        },
+    }
+}
 
 impl KeyService {
     pub(super) fn encrypt(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let plaintext = blob_field(input, "Plaintext")?
-            .ok_or_else(|| KmsError::validation("1 validation error detected: Value null at 'plaintext' failed to satisfy constraint: Member must not be null"))?;
-        let plaintext = Secret::new(plaintext);
-        let context = context_field(input, "EncryptionContext")?;
-        check_algorithm(input, "EncryptionAlgorithm")?;
+        input: EncryptRequest,
+    ) -> Result<EncryptResponse, KmsError> {
+        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
+        let plaintext: Secret = input.plaintext.0;
+        let context = input.encryption_context.unwrap_or_default();
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
             call,
             id,
             &key,
             "Encrypt",
             Need::Usable,
-            Facts {
-                context: context.clone(),
-                alias,
-                extra: vec![(
-                    "kms:EncryptionAlgorithm".into(),
-                    ContextValue::One("SYMMETRIC_DEFAULT".into()),
-                )],
-            },
+            crypto_facts(&context, alias, true),
         )?;
-        if plaintext.is_empty() || plaintext.len() > MAX_PLAINTEXT {
-            return Err(KmsError::validation(format!(
-                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
-            )));
+        check_algorithm(&key, input.encryption_algorithm)?;
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
         }
         let material = self.material(&permit, &key, key.current_version)?;
         let ct = blob::encrypt(&material, &context, plaintext.expose())
             .map_err(|e| KmsError::internal(e.to_string()))?;
-        Ok(
-            json!({"CiphertextBlob": B64.encode(ct), "KeyId": key.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
-        )
+        Ok(EncryptResponse {
+            ciphertext_blob: b64(&ct),
+            key_id: key.arn,
+            encryption_algorithm: "SYMMETRIC_DEFAULT",
+        })
     }
 
-    /// Opens a blob under `key`: the permit must be for `ReEncryptFrom` or `Decrypt`.
+    /// Opens a blob under `key`: the permit must be for `ReEncryptFrom` or
+    /// `Decrypt`. Returns the plaintext and the version that sealed it.
     pub(super) fn open_blob(
         &self,
         permit: &Permit,
         key: &KeyRecord,
-        context: &BTreeMap<String, String>,
+        context: &Context,
         ciphertext: &[u8],
-    ) -> Result<Secret, KmsError> {
-        let header = blob::header(ciphertext)
-            .map_err(|e| KmsError::new(ErrorKind::InvalidCiphertext, e.to_string()))?;
+    ) -> Result<(Secret, u32), KmsError> {
+        let header =
+            blob::header(ciphertext).map_err(|e| KmsError::invalid_ciphertext(e.to_string()))?;
         let material = self.material(permit, key, header.version)?;
-        blob::decrypt(&material, context, ciphertext).map_err(|_| {
-            KmsError::new(
-                ErrorKind::InvalidCiphertext,
-                "The ciphertext could not be decrypted: it was changed, or the encryption context differs from the one used to encrypt it",
+        let plaintext = blob::decrypt(&material, context, ciphertext).map_err(|_| {
+            KmsError::invalid_ciphertext(
+                "the ciphertext could not be decrypted: it was changed, or the encryption context differs from the one used to encrypt it",
             )
-        })
+        })?;
+        Ok((plaintext, header.version))
     }
 
     /// The key a ciphertext names, checked against an optional `KeyId`.
@@ -81,8 +238,8 @@ impl KeyService {
         ciphertext: &[u8],
         key_id: Option<&str>,
     ) -> Result<(KeyRecord, Option<String>), KmsError> {
-        let header = blob::header(ciphertext)
-            .map_err(|e| KmsError::new(ErrorKind::InvalidCiphertext, e.to_string()))?;
+        let header =
+            blob::header(ciphertext).map_err(|e| KmsError::invalid_ciphertext(e.to_string()))?;
         let key = self.resolve_blob_key(id, &header.key_id)?;
         let mut alias = None;
         if let Some(wanted) = key_id {
@@ -100,67 +257,67 @@ impl KeyService {
 
     pub(super) fn decrypt(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let ciphertext = blob_field(input, "CiphertextBlob")?
-            .ok_or_else(|| KmsError::validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"))?;
-        let context = context_field(input, "EncryptionContext")?;
-        check_algorithm(input, "EncryptionAlgorithm")?;
-        let (key, alias) = self.blob_key(id, &ciphertext, s(input, "KeyId")?)?;
-        self.check_grant_tokens(input)?;
+        input: DecryptRequest,
+    ) -> Result<DecryptResponse, KmsError> {
+        refuse_recipient(input.recipient.as_ref())?;
+        refuse_modifiers(input.dry_run_modifiers.as_deref())?;
+        let ciphertext = required_ciphertext(input.ciphertext_blob)?;
+        let context = input.encryption_context.unwrap_or_default();
+        let (key, alias) = self.blob_key(id, &ciphertext, input.key_id.as_deref())?;
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
             call,
             id,
             &key,
             "Decrypt",
             Need::Usable,
-            Facts {
-                context: context.clone(),
-                alias,
-                extra: vec![(
-                    "kms:EncryptionAlgorithm".into(),
-                    ContextValue::One("SYMMETRIC_DEFAULT".into()),
-                )],
-            },
+            crypto_facts(&context, alias, true),
         )?;
-        let plaintext = self.open_blob(&permit, &key, &context, &ciphertext)?;
-        Ok(
-            json!({"KeyId": key.arn, "Plaintext": B64.encode(plaintext.expose()), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
-        )
+        check_algorithm(&key, input.encryption_algorithm)?;
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
+        }
+        let (plaintext, version) = self.open_blob(&permit, &key, &context, &ciphertext)?;
+        Ok(DecryptResponse {
+            key_material_id: material_id(&key.key_id, version),
+            key_id: key.arn,
+            plaintext: b64(plaintext.expose()),
+            encryption_algorithm: "SYMMETRIC_DEFAULT",
+        })
     }
 
     pub(super) fn re_encrypt(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let ciphertext = blob_field(input, "CiphertextBlob")?
-            .ok_or_else(|| KmsError::validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"))?;
-        let source_context = context_field(input, "SourceEncryptionContext")?;
-        let dest_context = context_field(input, "DestinationEncryptionContext")?;
-        check_algorithm(input, "SourceEncryptionAlgorithm")?;
-        check_algorithm(input, "DestinationEncryptionAlgorithm")?;
-        let (source, source_alias) = self.blob_key(id, &ciphertext, s(input, "SourceKeyId")?)?;
-        let (dest, dest_alias) =
-            self.resolve(id, required(input, "DestinationKeyId")?, Reach::Named)?;
+        input: ReEncryptRequest,
+    ) -> Result<ReEncryptResponse, KmsError> {
+        refuse_modifiers(input.dry_run_modifiers.as_deref())?;
+        let ciphertext = required_ciphertext(input.ciphertext_blob)?;
+        let source_context = input.source_encryption_context.unwrap_or_default();
+        let dest_context = input.destination_encryption_context.unwrap_or_default();
+        let (source, source_alias) =
+            self.blob_key(id, &ciphertext, input.source_key_id.as_deref())?;
+        let (dest, dest_alias) = self.resolve(id, &input.destination_key_id, Reach::Named)?;
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let same = (source.key_id == dest.key_id).to_string();
+        let same_key = |context: &Context, alias| {
+            let mut f = crypto_facts(context, alias, false);
+            f.extra.push((
+                "kms:ReEncryptOnSameKey".into(),
+                ContextValue::One(same.clone()),
+            ));
+            f
+        };
         let from = self.authorize(
             call,
             id,
             &source,
             "ReEncryptFrom",
             Need::Usable,
-            Facts {
-                context: source_context.clone(),
-                alias: source_alias,
-                extra: vec![(
-                    "kms:ReEncryptOnSameKey".into(),
-                    ContextValue::One(same.clone()),
-                )],
-            },
+            same_key(&source_context, source_alias),
         )?;
         let to = self.authorize(
             call,
@@ -168,51 +325,78 @@ impl KeyService {
             &dest,
             "ReEncryptTo",
             Need::Usable,
-            Facts {
-                context: dest_context.clone(),
-                alias: dest_alias,
-                extra: vec![("kms:ReEncryptOnSameKey".into(), ContextValue::One(same))],
-            },
+            same_key(&dest_context, dest_alias),
         )?;
-        let plaintext = self.open_blob(&from, &source, &source_context, &ciphertext)?;
+        check_algorithm(&source, input.source_encryption_algorithm)?;
+        check_algorithm(&dest, input.destination_encryption_algorithm)?;
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
+        }
+        let (plaintext, version) = self.open_blob(&from, &source, &source_context, &ciphertext)?;
         let material = self.material(&to, &dest, dest.current_version)?;
         let ct = blob::encrypt(&material, &dest_context, plaintext.expose())
             .map_err(|e| KmsError::internal(e.to_string()))?;
-        Ok(json!({
-            "CiphertextBlob": B64.encode(ct), "SourceKeyId": source.arn, "KeyId": dest.arn,
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"
-        }))
+        Ok(ReEncryptResponse {
+            ciphertext_blob: b64(&ct),
+            source_key_material_id: material_id(&source.key_id, version),
+            destination_key_material_id: material_id(&dest.key_id, dest.current_version),
+            source_key_id: source.arn,
+            key_id: dest.arn,
+            source_encryption_algorithm: "SYMMETRIC_DEFAULT",
+            destination_encryption_algorithm: "SYMMETRIC_DEFAULT",
+        })
     }
 
     pub(super) fn generate_data_key(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
+        input: GenerateDataKeyRequest,
+    ) -> Result<DataKeyResponse, KmsError> {
+        refuse_recipient(input.recipient.as_ref())?;
+        let request = DataKeyRequest {
+            key_id: input.key_id,
+            context: input.encryption_context.unwrap_or_default(),
+            number_of_bytes: input.number_of_bytes,
+            key_spec: input.key_spec,
+            grant_tokens: input.grant_tokens,
+            dry_run: input.dry_run == Some(true),
+        };
+        self.data_key(call, id, request, true)
+    }
+
+    pub(super) fn generate_data_key_without_plaintext(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        input: GenerateDataKeyWithoutPlaintextRequest,
+    ) -> Result<DataKeyResponse, KmsError> {
+        let request = DataKeyRequest {
+            key_id: input.key_id,
+            context: input.encryption_context.unwrap_or_default(),
+            number_of_bytes: input.number_of_bytes,
+            key_spec: input.key_spec,
+            grant_tokens: input.grant_tokens,
+            dry_run: input.dry_run == Some(true),
+        };
+        self.data_key(call, id, request, false)
+    }
+
+    fn data_key(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        input: DataKeyRequest,
         with_plaintext: bool,
-    ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let context = context_field(input, "EncryptionContext")?;
-        let size = match (s(input, "KeySpec")?, int(input, "NumberOfBytes")?) {
-            (Some("AES_256"), None) => 32,
-            (Some("AES_128"), None) => 16,
-            (None, Some(n)) => {
-                in_range(n, 1, 1024, "numberOfBytes")?;
-                usize::try_from(n).unwrap_or(32)
-            }
-            (Some(spec), None) => {
-                return Err(KmsError::validation(format!(
-                    "1 validation error detected: Value '{spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
-                )));
-            }
-            (None, None) => {
+    ) -> Result<DataKeyResponse, KmsError> {
+        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
+        let size = match (input.key_spec, input.number_of_bytes) {
+            (Some(DataKeySpec::Aes256), None) => 32,
+            (Some(DataKeySpec::Aes128), None) => 16,
+            (None, Some(n)) => usize::try_from(n).unwrap_or(32),
+            (None, None) | (Some(_), Some(_)) => {
                 return Err(KmsError::validation(
                     "Please specify either number of bytes or key spec.",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(KmsError::validation(
-                    "Please specify either number of bytes or key spec, not both.",
                 ));
             }
         };
@@ -221,46 +405,59 @@ impl KeyService {
         } else {
             "GenerateDataKeyWithoutPlaintext"
         };
-        self.check_grant_tokens(input)?;
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
             call,
             id,
             &key,
             op,
             Need::Usable,
-            Facts {
-                context: context.clone(),
-                alias,
-                ..Facts::default()
-            },
+            crypto_facts(&input.context, alias, false),
         )?;
+        if input.dry_run {
+            return Err(KmsError::dry_run());
+        }
         let data_key = crypto::random_bytes(size);
         let material = self.material(&permit, &key, key.current_version)?;
-        let ct = blob::encrypt(&material, &context, data_key.expose())
+        let ct = blob::encrypt(&material, &input.context, data_key.expose())
             .map_err(|e| KmsError::internal(e.to_string()))?;
-        let mut out = json!({"CiphertextBlob": B64.encode(ct), "KeyId": key.arn});
-        if let (true, Some(o)) = (with_plaintext, out.as_object_mut()) {
-            o.insert("Plaintext".into(), json!(B64.encode(data_key.expose())));
-        }
-        Ok(out)
+        Ok(DataKeyResponse {
+            ciphertext_blob: b64(&ct),
+            plaintext: with_plaintext.then(|| b64(data_key.expose())),
+            key_material_id: material_id(&key.key_id, key.current_version),
+            key_id: key.arn,
+        })
     }
 
     pub(super) fn generate_random(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
+        input: GenerateRandomRequest,
+    ) -> Result<GenerateRandomResponse, KmsError> {
+        refuse_recipient(input.recipient.as_ref())?;
+        if input.custom_key_store_id.is_some() {
+            return Err(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                "keyward has no custom key stores",
+            ));
+        }
+        let n = input
+            .number_of_bytes
+            .ok_or_else(|| KmsError::validation("NumberOfBytes is required."))?;
         self.authorize_account(call, id, "GenerateRandom", Facts::default())?;
-        let n = int(input, "NumberOfBytes")?.unwrap_or(32);
-        in_range(n, 1, 1024, "numberOfBytes")?;
         let bytes = crypto::random_bytes(usize::try_from(n).unwrap_or(32));
-        Ok(json!({"Plaintext": B64.encode(bytes.expose())}))
+        Ok(GenerateRandomResponse {
+            plaintext: b64(bytes.expose()),
+        })
     }
 
-    pub(super) fn check_grant_tokens(&self, input: &Value) -> Result<(), KmsError> {
-        for t in strings(input, "GrantTokens")? {
-            if t.is_empty() || t.len() > 8192 || B64.decode(&t).is_err() {
+    /// Grant tokens are opaque to keyward (a grant is usable as soon as it
+    /// is created), but one that is not a token keyward could have issued
+    /// is refused, as AWS refuses malformed tokens.
+    pub(super) fn check_grant_tokens(&self, tokens: Option<&[String]>) -> Result<(), KmsError> {
+        for t in tokens.unwrap_or_default() {
+            if B64.decode(t).is_err() {
                 return Err(KmsError::new(
                     ErrorKind::InvalidGrantToken,
                     "The grant token is not valid.",
@@ -271,12 +468,60 @@ impl KeyService {
     }
 }
 
-pub(super) fn check_algorithm(input: &Value, field: &str) -> Result<(), KmsError> {
-    match s(input, field)? {
-        None | Some("SYMMETRIC_DEFAULT") => Ok(()),
+/// GenerateDataKey and GenerateDataKeyWithoutPlaintext, decoded.
+struct DataKeyRequest {
+    key_id: String,
+    context: Context,
+    number_of_bytes: Option<i64>,
+    key_spec: Option<DataKeySpec>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: bool,
+}
+
+fn required_ciphertext(blob: Option<Blob>) -> Result<Vec<u8>, KmsError> {
+    blob.map(|b| b.0).ok_or_else(|| {
+        KmsError::validation(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
+        )
+    })
+}
+
+/// keyward runs in no Nitro enclave, so it never answers for one.
+fn refuse_recipient(recipient: Option<&Recipient>) -> Result<(), KmsError> {
+    match recipient {
+        Some(_) => Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "keyward does not support the Recipient parameter (Nitro Enclaves attestation)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A dry run that ignores the ciphertext is not one keyward can run: it
+/// finds the key through the ciphertext.
+fn refuse_modifiers(modifiers: Option<&[DryRunModifier]>) -> Result<(), KmsError> {
+    match modifiers {
+        Some(m) if !m.is_empty() => Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "keyward does not support DryRunModifiers",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A symmetric key takes only SYMMETRIC_DEFAULT.
+fn check_algorithm(
+    key: &KeyRecord,
+    algorithm: Option<EncryptionAlgorithm>,
+) -> Result<(), KmsError> {
+    match algorithm {
+        None | Some(EncryptionAlgorithm::SymmetricDefault) => Ok(()),
         Some(other) => Err(KmsError::new(
             ErrorKind::InvalidKeyUsage,
-            format!("{other} is not a valid encryption algorithm for this key"),
+            format!(
+                "Algorithm {other} is incompatible with key spec {}.",
+                key.key_spec
+            ),
         )),
     }
 }

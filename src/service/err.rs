@@ -8,6 +8,7 @@ pub enum ErrorKind {
     AccessDenied,
     AlreadyExists,
     Disabled,
+    DryRunOperation,
     IncorrectKey,
     InvalidAliasName,
     InvalidArn,
@@ -22,6 +23,7 @@ pub enum ErrorKind {
     MalformedPolicyDocument,
     NotFound,
     Serialization,
+    Tag,
     UnknownOperation,
     UnsupportedOperation,
     Validation,
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::AccessDenied => "AccessDeniedException",
             ErrorKind::AlreadyExists => "AlreadyExistsException",
             ErrorKind::Disabled => "DisabledException",
+            ErrorKind::DryRunOperation => "DryRunOperationException",
             ErrorKind::IncorrectKey => "IncorrectKeyException",
             ErrorKind::InvalidAliasName => "InvalidAliasNameException",
             ErrorKind::InvalidArn => "InvalidArnException",
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::MalformedPolicyDocument => "MalformedPolicyDocumentException",
             ErrorKind::NotFound => "NotFoundException",
             ErrorKind::Serialization => "SerializationException",
+            ErrorKind::Tag => "TagException",
             ErrorKind::UnknownOperation => "UnknownOperationException",
             ErrorKind::UnsupportedOperation => "UnsupportedOperationException",
             ErrorKind::Validation => "ValidationException",
@@ -58,6 +62,7 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::KmsInternal => 500,
+            ErrorKind::DryRunOperation => 412,
             _ => 400,
         }
     }
@@ -67,7 +72,11 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct KmsError {
     pub kind: ErrorKind,
+    /// AWS's message, as the client receives it.
     pub message: String,
+    /// What keyward knows beyond AWS's text (why a ciphertext was refused,
+    /// say): recorded in the audit log, never sent to the client.
+    pub detail: Option<String>,
 }
 
 impl fmt::Display for KmsError {
@@ -81,7 +90,19 @@ impl KmsError {
         KmsError {
             kind,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// Adds what keyward knows beyond AWS's text (see [`KmsError::detail`]).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> KmsError {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// AWS's InvalidCiphertextException, whose message is empty.
+    pub fn invalid_ciphertext(detail: impl Into<String>) -> KmsError {
+        KmsError::new(ErrorKind::InvalidCiphertext, "").with_detail(detail)
     }
 
     pub fn validation(message: impl Into<String>) -> KmsError {
@@ -90,6 +111,14 @@ impl KmsError {
 
     pub fn not_found(message: impl Into<String>) -> KmsError {
         KmsError::new(ErrorKind::NotFound, message)
+    }
+
+    /// AWS's answer to a request with `DryRun` set that would have succeeded.
+    pub fn dry_run() -> KmsError {
+        KmsError::new(
+            ErrorKind::DryRunOperation,
+            "The request would have succeeded, but the DryRun option is set.",
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> KmsError {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalog::Action;
@@ -16,28 +17,163 @@ use crate::policy::{self, Source};
 use crate::store::{GrantInsert, GrantRecord, KeyRecord};
 
 use super::access::{Reach, access_denied};
-use super::fields::{boolean, context_field, hex, page_response, paginate, required, s, strings};
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, MAX_GRANTS_PER_KEY, Need};
+use super::api::enums::GrantOperation;
+use super::api::types::GrantConstraints as Constraints;
+use super::api::{
+    GRANT_ID, GRANT_TOKEN, GRANT_TOKENS, KEY_ID, LIMIT, MARKER, Member, PRINCIPAL_ID, Rule,
+    SERVICE_PRINCIPAL, request,
+};
+use super::fields::{Page, hex, paginate};
+use super::{
+    Call, Empty, ErrorKind, Facts, Identity, KeyService, KmsError, MAX_GRANTS_PER_KEY, Need,
+};
+
+const CONSTRAINTS: Rule = Rule::Structure(&[
+    Member {
+        name: "EncryptionContextSubset",
+        required: false,
+        rule: Rule::StringMap,
+        sensitive: false,
+    },
+    Member {
+        name: "EncryptionContextEquals",
+        required: false,
+        rule: Rule::StringMap,
+        sensitive: false,
+    },
+    Member {
+        name: "SourceArn",
+        required: false,
+        rule: Rule::pattern(
+            20,
+            512,
+            "^arn:aws[a-z0-9-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$",
+        ),
+        sensitive: false,
+    },
+]);
+
+request! {
+    /// CreateGrant.
+    CreateGrantRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        grantee_principal: opt String = "GranteePrincipal" PRINCIPAL_ID,
+        retiring_principal: opt String = "RetiringPrincipal" PRINCIPAL_ID,
+        operations: req Vec<GrantOperation> = "Operations"
+            Rule::list(&Rule::Enum(GrantOperation::VALUES)),
+        constraints: opt Constraints = "Constraints" CONSTRAINTS,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+        name: opt String = "Name" Rule::pattern(1, 256, "^[a-zA-Z0-9:/_-]+$"),
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+        grantee_service_principal: opt String = "GranteeServicePrincipal" SERVICE_PRINCIPAL,
+        retiring_service_principal: opt String = "RetiringServicePrincipal" SERVICE_PRINCIPAL,
+    }
+}
+
+request! {
+    /// ListGrants.
+    ListGrantsRequest {
+        limit: opt i64 = "Limit" LIMIT,
+        marker: opt String = "Marker" MARKER,
+        key_id: req String = "KeyId" KEY_ID,
+        grant_id: opt String = "GrantId" GRANT_ID,
+        grantee_principal: opt String = "GranteePrincipal" PRINCIPAL_ID,
+        grantee_service_principal: opt String = "GranteeServicePrincipal" SERVICE_PRINCIPAL,
+    }
+}
+
+request! {
+    /// ListRetirableGrants.
+    ListRetirableGrantsRequest {
+        limit: opt i64 = "Limit" LIMIT,
+        marker: opt String = "Marker" MARKER,
+        retiring_principal: opt String = "RetiringPrincipal" PRINCIPAL_ID,
+        retiring_service_principal: opt String = "RetiringServicePrincipal" SERVICE_PRINCIPAL,
+    }
+}
+
+request! {
+    /// RetireGrant.
+    RetireGrantRequest {
+        grant_token: opt String = "GrantToken" GRANT_TOKEN,
+        key_id: opt String = "KeyId" KEY_ID,
+        grant_id: opt String = "GrantId" GRANT_ID,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+    }
+}
+
+request! {
+    /// RevokeGrant.
+    RevokeGrantRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        grant_id: req String = "GrantId" GRANT_ID,
+        dry_run: opt bool = "DryRun" Rule::Boolean,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateGrantResponse {
+    grant_token: String,
+    grant_id: String,
+}
+
+fn unsupported_service_principal() -> KmsError {
+    KmsError::new(
+        ErrorKind::UnsupportedOperation,
+        "keyward does not support service principals as grantees or retiring principals",
+    )
+}
 
 impl KeyService {
     pub(super) fn create_grant(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let grantee = required(input, "GranteePrincipal")?.to_owned();
-        let retiring = s(input, "RetiringPrincipal")?.map(str::to_owned);
-        let operations = strings(input, "Operations")?;
+        input: CreateGrantRequest,
+    ) -> Result<CreateGrantResponse, KmsError> {
+        if input.grantee_service_principal.is_some() || input.retiring_service_principal.is_some() {
+            return Err(unsupported_service_principal());
+        }
+        let (key, _) = self.resolve(id, &input.key_id, Reach::Named)?;
+        let grantee = input.grantee_principal.ok_or_else(|| {
+            KmsError::validation(
+                "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null",
+            )
+        })?;
+        let retiring = input.retiring_principal;
+        let operations: Vec<String> = input
+            .operations
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect();
         if operations.is_empty() {
             return Err(KmsError::validation(
-                "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null",
+                "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1",
             ));
         }
-        let constraints = input.get("Constraints").filter(|c| !c.is_null()).cloned();
-        let name = s(input, "Name")?.map(str::to_owned);
-        self.check_grant_tokens(input)?;
+        if input
+            .operations
+            .iter()
+            .all(|o| *o == GrantOperation::CreateGrant)
+        {
+            return Err(KmsError::validation(
+                "Grants must not contain only the CreateGrant operation.",
+            ));
+        }
+        let constraints = input.constraints;
+        if let Some(c) = &constraints {
+            if c.subset.is_some() && c.equals.is_some() {
+                return Err(KmsError::validation("More than one constraint supplied"));
+            }
+            if c.source_arn.is_some() {
+                return Err(KmsError::new(
+                    ErrorKind::UnsupportedOperation,
+                    "keyward does not support the SourceArn grant constraint",
+                ));
+            }
+        }
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let mut extra = vec![
             (
                 "kms:GrantOperations".to_owned(),
@@ -57,16 +193,16 @@ impl KeyService {
         }
         let mut context = BTreeMap::new();
         if let Some(c) = &constraints {
-            for (kind, field) in [
-                ("EncryptionContextEquals", "EncryptionContextEquals"),
-                ("EncryptionContextSubset", "EncryptionContextSubset"),
+            for (kind, map) in [
+                ("EncryptionContextEquals", &c.equals),
+                ("EncryptionContextSubset", &c.subset),
             ] {
-                if c.get(field).is_some() {
+                if let Some(map) = map {
                     extra.push((
                         "kms:GrantConstraintType".into(),
                         ContextValue::One(kind.into()),
                     ));
-                    context.extend(context_field(c, field)?);
+                    context.extend(map.clone());
                 }
             }
         }
@@ -99,9 +235,9 @@ impl KeyService {
                 o.insert("RetiringPrincipal".into(), json!(r));
             }
             if let Some(c) = &constraints {
-                o.insert("Constraints".into(), c.clone());
+                o.insert("Constraints".into(), json!(c));
             }
-            if let Some(n) = &name {
+            if let Some(n) = &input.name {
                 o.insert("Name".into(), json!(n));
             }
         }
@@ -140,11 +276,8 @@ impl KeyService {
                 .map(|c| &c.node);
             self.check_child_grant(id, &key, &operations, child)?;
         }
-        if boolean(input, "DryRun")? {
-            return Err(KmsError::new(
-                ErrorKind::Validation,
-                "DryRunOperationException: the request would have succeeded",
-            ));
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
         }
         let token = B64.encode(crypto::random_bytes(48).expose());
         let record = GrantRecord {
@@ -157,12 +290,15 @@ impl KeyService {
             &key,
             &record,
             MAX_GRANTS_PER_KEY,
-            &mut self.journal(call, id, input),
+            &mut self.journal(call, id),
         )? {
             GrantInsert::Created => {}
             // CreateGrant is idempotent for the same name and parameters.
             GrantInsert::Existing(g) => {
-                return Ok(json!({"GrantId": g.grant_id, "GrantToken": g.token}));
+                return Ok(CreateGrantResponse {
+                    grant_id: g.grant_id,
+                    grant_token: g.token,
+                });
             }
             GrantInsert::LimitExceeded => {
                 return Err(KmsError::new(
@@ -175,7 +311,10 @@ impl KeyService {
             }
         }
         self.forget(&key.key_id);
-        Ok(json!({"GrantId": grant_id, "GrantToken": token}))
+        Ok(CreateGrantResponse {
+            grant_id,
+            grant_token: token,
+        })
     }
 
     /// A grant that allows CreateGrant may only create grants for a subset of
@@ -236,14 +375,17 @@ impl KeyService {
 
     pub(super) fn list_grants(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let key = self.authorized_key(call, id, input, "ListGrants", Need::Any)?;
-        let grant_id = s(input, "GrantId")?;
-        let grantee = s(input, "GranteePrincipal")?;
-        let items: Vec<Value> = self
+        input: ListGrantsRequest,
+    ) -> Result<Page<Value>, KmsError> {
+        if input.grantee_service_principal.is_some() {
+            return Err(unsupported_service_principal());
+        }
+        let key = self.authorized_key(call, id, &input.key_id, "ListGrants", Need::Any)?;
+        let grant_id = input.grant_id.as_deref();
+        let grantee = input.grantee_principal.as_deref();
+        let items = self
             .grant_entries(&key)?
             .into_iter()
             .filter(|(g, d)| {
@@ -254,44 +396,49 @@ impl KeyService {
             })
             .map(|(_, d)| d)
             .collect();
-        let (page, next) = paginate(items, input)?;
-        Ok(page_response("Grants", page, next))
+        paginate("Grants", items, input.limit, input.marker.as_deref())
     }
 
     pub(super) fn list_retirable_grants(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
+        input: ListRetirableGrantsRequest,
+    ) -> Result<Page<Value>, KmsError> {
+        if input.retiring_service_principal.is_some() {
+            return Err(unsupported_service_principal());
+        }
         self.authorize_account(call, id, "ListRetirableGrants", Facts::default())?;
-        let who = required(input, "RetiringPrincipal")?;
+        let who = input.retiring_principal.ok_or_else(|| {
+            KmsError::validation(
+                "1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: Member must not be null",
+            )
+        })?;
         // AWS: "You must specify a principal in your AWS account." The grants
         // listed may be on keys of other accounts, which named this principal.
-        let principal_account = Caller::parse(who).ok().and_then(|c| c.account);
+        let principal_account = Caller::parse(&who).ok().and_then(|c| c.account);
         if principal_account.is_none() || principal_account != id.caller.account {
             let list = Action::from_operation("ListRetirableGrants")
                 .ok_or_else(|| KmsError::internal("catalog lacks ListRetirableGrants"))?;
-            return Err(access_denied(id, list, Some(who)));
+            return Err(access_denied(id, list, Some(&who)));
         }
-        let items: Vec<Value> = self
+        let items = self
             .store
-            .retirable_grants(self.caller_region(id), who)?
+            .retirable_grants(self.caller_region(id), &who)?
             .into_iter()
             .filter_map(|g| serde_json::from_str::<Value>(&g.document).ok())
             .collect();
-        let (page, next) = paginate(items, input)?;
-        Ok(page_response("Grants", page, next))
+        paginate("Grants", items, input.limit, input.marker.as_deref())
     }
 
     /// The grant RetireGrant names: by its token (on a key of any account
     /// in the caller's Region), or by key and grant id.
-    pub(super) fn find_grant(
+    fn find_grant(
         &self,
         id: &Identity,
-        input: &Value,
+        input: &RetireGrantRequest,
     ) -> Result<(KeyRecord, GrantRecord, Value), KmsError> {
-        if let Some(token) = s(input, "GrantToken")? {
+        if let Some(token) = &input.grant_token {
             let invalid = || {
                 KmsError::new(
                     ErrorKind::InvalidGrantToken,
@@ -308,30 +455,31 @@ impl KeyService {
             let d = serde_json::from_str(&g.document).unwrap_or(Value::Null);
             return Ok((key, g, d));
         }
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let grant_id = required(input, "GrantId")?;
+        let (Some(key_id), Some(grant_id)) = (&input.key_id, &input.grant_id) else {
+            return Err(KmsError::validation(
+                "Grant token OR (grant ID, key ID) must be specified",
+            ));
+        };
+        let (key, _) = self.resolve(id, key_id, Reach::Named)?;
         let (g, d) = self
             .grant_entries(&key)?
             .into_iter()
-            .find(|(g, _)| g.grant_id == grant_id)
-            .ok_or_else(|| {
-                KmsError::new(
-                    ErrorKind::InvalidGrantId,
-                    format!("Grant ID {grant_id} is not valid"),
-                )
-            })?;
+            .find(|(g, _)| g.grant_id == *grant_id)
+            .ok_or_else(|| invalid_grant_id(grant_id))?;
         Ok((key, g, d))
     }
 
+    /// RetireGrant: by the grant's retiring principal, by its grantee when
+    /// the grant allows RetireGrant, or by the account that owns the key
+    /// (its root user, or a principal of that account whose policies allow
+    /// kms:RetireGrant on the key).
     pub(super) fn retire_grant(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, g, d) = self.find_grant(id, input)?;
-        call.resources
-            .push((key.scope.account.0.clone(), key.arn.clone()));
+        input: RetireGrantRequest,
+    ) -> Result<Empty, KmsError> {
+        let (key, g, d) = self.find_grant(id, &input)?;
         let caller_arns: Vec<&str> = id.caller.arns().collect();
         let is = |field: &str| {
             d.get(field)
@@ -342,49 +490,60 @@ impl KeyService {
             && d.get("Operations")
                 .and_then(Value::as_array)
                 .is_some_and(|ops| ops.iter().any(|o| o == "RetireGrant"));
-        let issuing_root = id.caller.is_root()
-            && id
-                .caller
-                .account
-                .as_ref()
-                .is_some_and(|a| *a == key.scope.account);
-        if !(is("RetiringPrincipal") || grantee_may || issuing_root) {
+        let in_key_account = id
+            .caller
+            .account
+            .as_ref()
+            .is_some_and(|a| *a == key.scope.account);
+        if is("RetiringPrincipal") || grantee_may || (in_key_account && id.caller.is_root()) {
+            call.resources
+                .push((key.scope.account.0.clone(), key.arn.clone()));
+        } else if in_key_account {
+            self.authorize(call, id, &key, "RetireGrant", Need::Any, Facts::default())?;
+        } else {
+            call.resources
+                .push((key.scope.account.0.clone(), key.arn.clone()));
             let retire = Action::from_operation("RetireGrant")
                 .ok_or_else(|| KmsError::internal("catalog lacks RetireGrant"))?;
             return Err(access_denied(id, retire, Some(&key.arn)));
         }
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
+        }
         if !self
             .store
-            .delete_grant(&key, &g.grant_id, &mut self.journal(call, id, input))?
+            .delete_grant(&key, &g.grant_id, &mut self.journal(call, id))?
         {
-            return Err(KmsError::new(
-                ErrorKind::InvalidGrantId,
-                format!("Grant ID {} is not valid", g.grant_id),
-            ));
+            return Err(invalid_grant_id(&g.grant_id));
         }
         self.forget(&key.key_id);
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
     pub(super) fn revoke_grant(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let grant_id = required(input, "GrantId")?;
-        self.authorize(call, id, &key, "RevokeGrant", Need::Any, Facts::default())?;
+        input: RevokeGrantRequest,
+    ) -> Result<Empty, KmsError> {
+        let key = self.authorized_key(call, id, &input.key_id, "RevokeGrant", Need::Any)?;
+        if input.dry_run == Some(true) {
+            return Err(KmsError::dry_run());
+        }
         if !self
             .store
-            .delete_grant(&key, grant_id, &mut self.journal(call, id, input))?
+            .delete_grant(&key, &input.grant_id, &mut self.journal(call, id))?
         {
-            return Err(KmsError::new(
-                ErrorKind::InvalidGrantId,
-                format!("Grant ID {grant_id} is not valid"),
-            ));
+            return Err(invalid_grant_id(&input.grant_id));
         }
         self.forget(&key.key_id);
-        Ok(json!({}))
+        Ok(Empty {})
     }
+}
+
+fn invalid_grant_id(grant_id: &str) -> KmsError {
+    KmsError::new(
+        ErrorKind::InvalidGrantId,
+        format!("Grant ID {grant_id} is not valid"),
+    )
 }

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::Ordering;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::audit::{Anchor, ChainKey, Signer};
 use crate::crypto::{RootKey, Secret};
@@ -83,18 +83,15 @@ fn not_recorded(e: crate::audit::AuditError) -> StoreError {
 }
 
 /// Writes a call's record just before its change commits.
-pub(super) struct Recorder<'a> {
+pub(super) struct Recorder<'a, 'b> {
     pub(super) service: &'a KeyService,
-    pub(super) call: &'a mut Call,
+    pub(super) call: &'a mut Call<'b>,
     pub(super) id: &'a Identity,
-    pub(super) input: &'a Value,
 }
 
-impl Journal for Recorder<'_> {
+impl Journal for Recorder<'_, '_> {
     fn record(&mut self) -> Result<Anchor, StoreError> {
-        let record = self
-            .service
-            .audit_record(self.call, self.id, self.input, None);
+        let record = self.service.audit_record(self.call, self.id, None);
         let anchor = self
             .service
             .audit
@@ -140,17 +137,15 @@ impl Journal for ServiceChange<'_> {
 
 impl KeyService {
     /// A journal for the change `call` makes.
-    pub(super) fn journal<'a>(
+    pub(super) fn journal<'a, 'b>(
         &'a self,
-        call: &'a mut Call,
+        call: &'a mut Call<'b>,
         id: &'a Identity,
-        input: &'a Value,
-    ) -> Recorder<'a> {
+    ) -> Recorder<'a, 'b> {
         Recorder {
             service: self,
             call,
             id,
-            input,
         }
     }
 

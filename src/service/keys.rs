@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::catalog::Action;
 use crate::compile::{CompiledPolicy, DecisionTable};
@@ -11,77 +12,225 @@ use crate::eval::{self, ContextValue};
 use crate::store::{KeyRecord, KeyState, VersionRecord};
 
 use super::access::{Reach, compile_key_policy};
-use super::fields::{boolean, in_range, int, page_response, paginate, required, s};
-use super::tags::tag_list;
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need};
+use super::api::enums::{CustomerMasterKeySpec, KeySpec, KeyUsage, Origin, ResourceOwner};
+use super::api::types::Tag;
+use super::api::{
+    CUSTOM_KEY_STORE_ID, DESCRIPTION, GRANT_TOKENS, KEY_ID, LIMIT, MARKER, POLICY, Rule, request,
+};
+use super::fields::{Page, paginate};
+use super::rotation::material_id;
+use super::tags::{check_tags, tag_facts};
+use super::{
+    Call, Empty, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need,
+};
+
+request! {
+    /// CreateKey.
+    CreateKeyRequest {
+        policy: opt String = "Policy" POLICY,
+        description: opt String = "Description" DESCRIPTION,
+        key_usage: opt KeyUsage = "KeyUsage" Rule::Enum(KeyUsage::VALUES),
+        customer_master_key_spec: opt CustomerMasterKeySpec =
+            "CustomerMasterKeySpec" Rule::Enum(CustomerMasterKeySpec::VALUES),
+        key_spec: opt KeySpec = "KeySpec" Rule::Enum(KeySpec::VALUES),
+        origin: opt Origin = "Origin" Rule::Enum(Origin::VALUES),
+        custom_key_store_id: opt String = "CustomKeyStoreId" CUSTOM_KEY_STORE_ID,
+        bypass_policy_lockout_safety_check: opt bool =
+            "BypassPolicyLockoutSafetyCheck" Rule::Boolean,
+        tags: opt Vec<Tag> = "Tags" super::api::TAGS,
+        multi_region: opt bool = "MultiRegion" Rule::Boolean,
+        xks_key_id: opt String = "XksKeyId" Rule::pattern(1, 128, "^[a-zA-Z0-9-_.]+$"),
+    }
+}
+
+request! {
+    /// DescribeKey.
+    DescribeKeyRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
+    }
+}
+
+request! {
+    /// ListKeys.
+    ListKeysRequest {
+        limit: opt i64 = "Limit" LIMIT,
+        marker: opt String = "Marker" MARKER,
+        resource_owners: opt Vec<ResourceOwner> = "ResourceOwners" Rule::List {
+            min: Some(1),
+            max: Some(2),
+            item: &Rule::Enum(ResourceOwner::VALUES),
+        },
+    }
+}
+
+request! {
+    /// EnableKey.
+    EnableKeyRequest { key_id: req String = "KeyId" KEY_ID }
+}
+
+request! {
+    /// DisableKey.
+    DisableKeyRequest { key_id: req String = "KeyId" KEY_ID }
+}
+
+request! {
+    /// ScheduleKeyDeletion.
+    ScheduleKeyDeletionRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        pending_window_in_days: opt i64 = "PendingWindowInDays" Rule::range(1, 365),
+    }
+}
+
+request! {
+    /// CancelKeyDeletion.
+    CancelKeyDeletionRequest { key_id: req String = "KeyId" KEY_ID }
+}
+
+request! {
+    /// UpdateKeyDescription.
+    UpdateKeyDescriptionRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        description: req String = "Description" DESCRIPTION,
+    }
+}
+
+/// `KeyMetadata`, as DescribeKey and CreateKey return it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeyMetadata {
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: String,
+    key_id: String,
+    arn: String,
+    creation_date: i64,
+    enabled: bool,
+    description: String,
+    key_usage: String,
+    key_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<i64>,
+    origin: &'static str,
+    key_manager: &'static str,
+    customer_master_key_spec: String,
+    key_spec: String,
+    encryption_algorithms: Vec<&'static str>,
+    multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_deletion_window_in_days: Option<i64>,
+    current_key_material_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeyMetadataResponse {
+    key_metadata: KeyMetadata,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeyListEntry {
+    key_id: String,
+    key_arn: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ScheduleKeyDeletionResponse {
+    key_id: String,
+    deletion_date: i64,
+    key_state: &'static str,
+    pending_window_in_days: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeyIdResponse {
+    pub(super) key_id: String,
+}
 
 impl KeyService {
-    pub(super) fn metadata(&self, key: &KeyRecord) -> Value {
-        let mut m = json!({
-            "AWSAccountId": key.scope.account.0,
-            "KeyId": key.key_id,
-            "Arn": key.arn,
-            "CreationDate": key.created,
-            "Enabled": key.state == KeyState::Enabled,
-            "Description": key.description,
-            "KeyUsage": key.key_usage,
-            "KeyState": key.state.as_str(),
-            "Origin": "AWS_KMS",
-            "KeyManager": "CUSTOMER",
-            "CustomerMasterKeySpec": key.key_spec,
-            "KeySpec": key.key_spec,
-            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-            "MultiRegion": false,
-        });
-        if let (Some(o), Some(d)) = (m.as_object_mut(), key.deletion_date) {
-            o.insert("DeletionDate".into(), json!(d));
-            o.insert(
-                "PendingDeletionWindowInDays".into(),
-                json!(key.pending_window_days),
-            );
+    pub(super) fn metadata(&self, key: &KeyRecord) -> KeyMetadata {
+        KeyMetadata {
+            aws_account_id: key.scope.account.0.clone(),
+            key_id: key.key_id.clone(),
+            arn: key.arn.clone(),
+            creation_date: key.created,
+            enabled: key.state == KeyState::Enabled,
+            description: key.description.clone(),
+            key_usage: key.key_usage.clone(),
+            key_state: key.state.as_str(),
+            deletion_date: key.deletion_date,
+            origin: Origin::AwsKms.as_str(),
+            key_manager: "CUSTOMER",
+            customer_master_key_spec: key.key_spec.clone(),
+            key_spec: key.key_spec.clone(),
+            encryption_algorithms: vec!["SYMMETRIC_DEFAULT"],
+            multi_region: false,
+            pending_deletion_window_in_days: key.deletion_date.and(key.pending_window_days),
+            current_key_material_id: material_id(&key.key_id, key.current_version),
         }
-        m
     }
 
     pub(super) fn create_key(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let spec = s(input, "KeySpec")?
-            .or(s(input, "CustomerMasterKeySpec")?)
-            .unwrap_or("SYMMETRIC_DEFAULT");
-        let usage = s(input, "KeyUsage")?.unwrap_or("ENCRYPT_DECRYPT");
-        if spec != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                format!("KeySpec {spec} is not supported; keyward supports SYMMETRIC_DEFAULT"),
+        input: CreateKeyRequest,
+    ) -> Result<KeyMetadataResponse, KmsError> {
+        let spec = input
+            .key_spec
+            .or(input
+                .customer_master_key_spec
+                .map(CustomerMasterKeySpec::key_spec))
+            .unwrap_or(KeySpec::SymmetricDefault);
+        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+        if input.key_spec.is_some() && input.customer_master_key_spec.is_some() {
+            return Err(KmsError::validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
             ));
         }
-        if usage != "ENCRYPT_DECRYPT" {
+        if spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                format!(
+                    "KeySpec {spec} is not supported by keyward; it creates SYMMETRIC_DEFAULT keys"
+                ),
+            ));
+        }
+        if usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::validation(format!(
-                "KeyUsage {usage} is not valid for KeySpec {spec}"
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
             )));
         }
-        if let Some(origin) = s(input, "Origin")?.filter(|o| *o != "AWS_KMS") {
+        if let Some(origin) = input.origin.filter(|o| *o != Origin::AwsKms) {
             return Err(KmsError::new(
                 ErrorKind::UnsupportedOperation,
-                format!("Origin {origin} is not supported"),
+                format!("Origin {origin} is not supported by keyward"),
             ));
         }
-        if boolean(input, "MultiRegion")? {
+        if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
             return Err(KmsError::new(
                 ErrorKind::UnsupportedOperation,
-                "multi-Region keys are not supported",
+                "keyward has no custom key stores",
             ));
         }
-        let tags = tag_list(input)?;
+        if input.multi_region == Some(true) {
+            return Err(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                "multi-Region keys are not supported by keyward",
+            ));
+        }
+        let tags = input.tags.unwrap_or_default();
+        let bypass = input.bypass_policy_lockout_safety_check.unwrap_or(false);
         let mut extra = vec![
-            ("kms:KeySpec".to_owned(), ContextValue::One(spec.to_owned())),
+            (
+                "kms:KeySpec".to_owned(),
+                ContextValue::One(spec.to_string()),
+            ),
             (
                 "kms:KeyUsage".to_owned(),
-                ContextValue::One(usage.to_owned()),
+                ContextValue::One(usage.to_string()),
             ),
             (
                 "kms:KeyOrigin".to_owned(),
@@ -93,18 +242,10 @@ impl KeyService {
             ),
             (
                 "kms:BypassPolicyLockoutSafetyCheck".to_owned(),
-                ContextValue::One(boolean(input, "BypassPolicyLockoutSafetyCheck")?.to_string()),
+                ContextValue::One(bypass.to_string()),
             ),
         ];
-        if !tags.is_empty() {
-            extra.push((
-                "aws:TagKeys".into(),
-                ContextValue::Many(tags.iter().map(|(k, _)| k.clone()).collect()),
-            ));
-            for (k, v) in &tags {
-                extra.push((format!("aws:RequestTag/{k}"), ContextValue::One(v.clone())));
-            }
-        }
+        extra.extend(tag_facts(&tags));
         self.authorize_account(
             call,
             id,
@@ -114,6 +255,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
+        check_tags(&tags, &[])?;
         let scope = self.caller_scope(id).ok_or_else(|| {
             KmsError::new(
                 ErrorKind::AccessDenied,
@@ -121,10 +263,9 @@ impl KeyService {
             )
         })?;
         let key_id = uuid::Uuid::new_v4().to_string();
-        let policy = match s(input, "Policy")? {
-            Some(p) => p.to_owned(),
-            None => default_policy(&scope.account.0),
-        };
+        let policy = input
+            .policy
+            .unwrap_or_else(|| default_policy(&scope.account.0));
         let now = self.now();
         let material = Secret::random(32);
         let sealed = self
@@ -135,10 +276,10 @@ impl KeyService {
             key_id: key_id.clone(),
             arn: scope.key_arn(&key_id),
             scope,
-            description: s(input, "Description")?.unwrap_or("").to_owned(),
+            description: input.description.unwrap_or_default(),
             state: KeyState::Enabled,
-            key_spec: spec.to_owned(),
-            key_usage: usage.to_owned(),
+            key_spec: spec.to_string(),
+            key_usage: usage.to_string(),
             created: now,
             deletion_date: None,
             pending_window_days: None,
@@ -147,14 +288,10 @@ impl KeyService {
             policy,
             current_version: 1,
         };
-        let compiled = self.check_new_policy(
-            id,
-            &key,
-            &key.policy,
-            boolean(input, "BypassPolicyLockoutSafetyCheck")?,
-        )?;
+        let compiled = self.check_new_policy(id, &key, &key.policy, bypass)?;
         call.resources
             .push((key.scope.account.0.clone(), key.arn.clone()));
+        let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
         self.store.insert_key(
             &key,
             &VersionRecord {
@@ -164,7 +301,7 @@ impl KeyService {
                 kind: "INITIAL".into(),
             },
             &tags,
-            &mut self.journal(call, id, input),
+            &mut self.journal(call, id),
         )?;
         self.tables
             .write()
@@ -176,7 +313,9 @@ impl KeyService {
                     grants: Arc::default(),
                 }),
             );
-        Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+        Ok(KeyMetadataResponse {
+            key_metadata: self.metadata(&key),
+        })
     }
 
     /// Compiles a new key policy and, unless bypassed, checks that it still
@@ -221,11 +360,12 @@ impl KeyService {
 
     pub(super) fn describe_key(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, alias) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
+        input: DescribeKeyRequest,
+    ) -> Result<KeyMetadataResponse, KmsError> {
+        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
+        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         self.authorize(
             call,
             id,
@@ -237,58 +377,85 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+        Ok(KeyMetadataResponse {
+            key_metadata: self.metadata(&key),
+        })
     }
 
     pub(super) fn list_keys(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
+        input: ListKeysRequest,
+    ) -> Result<Page<KeyListEntry>, KmsError> {
         self.authorize_account(call, id, "ListKeys", Facts::default())?;
         let now = self.now();
         let mut items = Vec::new();
-        let Some(scope) = self.caller_scope(id) else {
-            return Ok(page_response("Keys", Vec::new(), None));
-        };
-        for k in self.store.keys(&scope)? {
-            if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= now) {
-                self.delete_due(&k)?;
-                continue;
+        // keyward shares no keys through AWS RAM: the caller's own keys are
+        // all there is, listed unless only shared keys were asked for.
+        let own = input
+            .resource_owners
+            .is_none_or(|o| o.contains(&ResourceOwner::SelfOwned));
+        if let Some(scope) = self.caller_scope(id).filter(|_| own) {
+            for k in self.store.keys(&scope)? {
+                if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= now)
+                {
+                    self.delete_due(&k)?;
+                    continue;
+                }
+                items.push(KeyListEntry {
+                    key_id: k.key_id,
+                    key_arn: k.arn,
+                });
             }
-            items.push(json!({"KeyId": k.key_id, "KeyArn": k.arn}));
         }
-        let (page, next) = paginate(items, input)?;
-        Ok(page_response("Keys", page, next))
+        paginate("Keys", items, input.limit, input.marker.as_deref())
     }
 
-    pub(super) fn set_enabled(
+    pub(super) fn enable_key(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
+        input: EnableKeyRequest,
+    ) -> Result<Empty, KmsError> {
+        self.set_enabled(call, id, &input.key_id, true)
+    }
+
+    pub(super) fn disable_key(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        input: DisableKeyRequest,
+    ) -> Result<Empty, KmsError> {
+        self.set_enabled(call, id, &input.key_id, false)
+    }
+
+    fn set_enabled(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        key_id: &str,
         enable: bool,
-    ) -> Result<Value, KmsError> {
+    ) -> Result<Empty, KmsError> {
         let op = if enable { "EnableKey" } else { "DisableKey" };
-        let mut key = self.authorized_key(call, id, input, op, Need::NotPending)?;
+        let mut key = self.authorized_key(call, id, key_id, op, Need::NotPending)?;
         key.state = if enable {
             KeyState::Enabled
         } else {
             KeyState::Disabled
         };
-        self.save_key(&key, &mut self.journal(call, id, input))?;
-        Ok(json!({}))
+        self.save_key(&key, &mut self.journal(call, id))?;
+        Ok(Empty {})
     }
 
     pub(super) fn schedule_deletion(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let days = int(input, "PendingWindowInDays")?.unwrap_or(30);
+        input: ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        let (mut key, _) = self.resolve(id, &input.key_id, Reach::Named)?;
+        let days = input.pending_window_in_days.unwrap_or(30);
         self.authorize(
             call,
             id,
@@ -300,24 +467,32 @@ impl KeyService {
                 days.to_string(),
             ),
         )?;
-        in_range(days, 7, 30, "pendingWindowInDays")?;
+        if !(7..=30).contains(&days) {
+            return Err(KmsError::validation(format!(
+                "1 validation error detected: Value '{days}' at 'PendingWindowInDays' failed to satisfy constraint: Member must have minimum value of 7 and maximum value of 30."
+            )));
+        }
         let when = self.now() + days * 86_400;
         key.state = KeyState::PendingDeletion;
         key.deletion_date = Some(when);
         key.pending_window_days = Some(days);
-        self.save_key(&key, &mut self.journal(call, id, input))?;
-        Ok(json!({
-            "KeyId": key.arn, "DeletionDate": when, "KeyState": "PendingDeletion", "PendingWindowInDays": days
-        }))
+        self.save_key(&key, &mut self.journal(call, id))?;
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: key.arn,
+            deletion_date: when,
+            key_state: KeyState::PendingDeletion.as_str(),
+            pending_window_in_days: days,
+        })
     }
 
     pub(super) fn cancel_deletion(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let mut key = self.authorized_key(call, id, input, "CancelKeyDeletion", Need::Any)?;
+        input: CancelKeyDeletionRequest,
+    ) -> Result<KeyIdResponse, KmsError> {
+        let mut key =
+            self.authorized_key(call, id, &input.key_id, "CancelKeyDeletion", Need::Any)?;
         if key.state != KeyState::PendingDeletion {
             return Err(KmsError::new(
                 ErrorKind::KmsInvalidState,
@@ -327,29 +502,26 @@ impl KeyService {
         key.state = KeyState::Disabled;
         key.deletion_date = None;
         key.pending_window_days = None;
-        self.save_key(&key, &mut self.journal(call, id, input))?;
-        Ok(json!({ "KeyId": key.arn }))
+        self.save_key(&key, &mut self.journal(call, id))?;
+        Ok(KeyIdResponse { key_id: key.arn })
     }
 
     pub(super) fn update_description(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (mut key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let description = required(input, "Description")?;
-        self.authorize(
+        input: UpdateKeyDescriptionRequest,
+    ) -> Result<Empty, KmsError> {
+        let mut key = self.authorized_key(
             call,
             id,
-            &key,
+            &input.key_id,
             "UpdateKeyDescription",
             Need::NotPending,
-            Facts::default(),
         )?;
-        key.description = description.to_owned();
-        self.save_key(&key, &mut self.journal(call, id, input))?;
-        Ok(json!({}))
+        key.description = input.description;
+        self.save_key(&key, &mut self.journal(call, id))?;
+        Ok(Empty {})
     }
 }
 

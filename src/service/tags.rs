@@ -1,29 +1,52 @@
-//! Tags: TagResource, UntagResource, ListResourceTags.
+//! Tags: TagResource, UntagResource, ListResourceTags, and the tag rules
+//! CreateKey shares (AWS's TagException texts).
 
-use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 use crate::eval::ContextValue;
 
 use super::access::Reach;
-use super::fields::{page_response, paginate, required, strings};
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+use super::api::types::Tag;
+use super::api::{KEY_ID, LIMIT, MARKER, Rule, TAG_KEY, TAGS, request};
+use super::fields::{Page, paginate};
+use super::{Call, Empty, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+
+/// The most tags one key may carry.
+const MAX_TAGS: usize = 50;
+
+request! {
+    /// TagResource.
+    TagResourceRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        tags: req Vec<Tag> = "Tags" TAGS,
+    }
+}
+
+request! {
+    /// UntagResource.
+    UntagResourceRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        tag_keys: req Vec<String> = "TagKeys" Rule::list(&TAG_KEY),
+    }
+}
+
+request! {
+    /// ListResourceTags.
+    ListResourceTagsRequest {
+        key_id: req String = "KeyId" KEY_ID,
+        limit: opt i64 = "Limit" LIMIT,
+        marker: opt String = "Marker" MARKER,
+    }
+}
 
 impl KeyService {
     pub(super) fn tag_resource(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let tags = tag_list(input)?;
-        let mut extra = vec![(
-            "aws:TagKeys".to_owned(),
-            ContextValue::Many(tags.iter().map(|(k, _)| k.clone()).collect()),
-        )];
-        for (k, v) in &tags {
-            extra.push((format!("aws:RequestTag/{k}"), ContextValue::One(v.clone())));
-        }
+        input: TagResourceRequest,
+    ) -> Result<Empty, KmsError> {
+        let (key, _) = self.resolve(id, &input.key_id, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -31,23 +54,26 @@ impl KeyService {
             "TagResource",
             Need::NotPending,
             Facts {
-                extra,
+                extra: tag_facts(&input.tags),
                 ..Facts::default()
             },
         )?;
+        let existing: Vec<String> = self.store.tags(&key)?.into_iter().map(|(k, _)| k).collect();
+        check_tags(&input.tags, &existing)?;
+        let tags: Vec<(String, String)> =
+            input.tags.into_iter().map(|t| (t.key, t.value)).collect();
         self.store
-            .set_tags(&key, &tags, &mut self.journal(call, id, input))?;
-        Ok(json!({}))
+            .set_tags(&key, &tags, &mut self.journal(call, id))?;
+        Ok(Empty {})
     }
 
     pub(super) fn untag_resource(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let (key, _) = self.resolve(id, required(input, "KeyId")?, Reach::Named)?;
-        let keys = strings(input, "TagKeys")?;
+        input: UntagResourceRequest,
+    ) -> Result<Empty, KmsError> {
+        let (key, _) = self.resolve(id, &input.key_id, Reach::Named)?;
         self.authorize(
             call,
             id,
@@ -55,47 +81,77 @@ impl KeyService {
             "UntagResource",
             Need::NotPending,
             Facts {
-                extra: vec![("aws:TagKeys".into(), ContextValue::Many(keys.clone()))],
+                extra: vec![(
+                    "aws:TagKeys".into(),
+                    ContextValue::Many(input.tag_keys.clone()),
+                )],
                 ..Facts::default()
             },
         )?;
+        if input.tag_keys.iter().any(|k| reserved(k)) {
+            return Err(reserved_error());
+        }
         self.store
-            .remove_tags(&key, &keys, &mut self.journal(call, id, input))?;
-        Ok(json!({}))
+            .remove_tags(&key, &input.tag_keys, &mut self.journal(call, id))?;
+        Ok(Empty {})
     }
 
     pub(super) fn list_resource_tags(
         &self,
-        call: &mut Call,
+        call: &mut Call<'_>,
         id: &Identity,
-        input: &Value,
-    ) -> Result<Value, KmsError> {
-        let key = self.authorized_key(call, id, input, "ListResourceTags", Need::Any)?;
-        let items: Vec<Value> = self
+        input: ListResourceTagsRequest,
+    ) -> Result<Page<Tag>, KmsError> {
+        let key = self.authorized_key(call, id, &input.key_id, "ListResourceTags", Need::Any)?;
+        let items = self
             .store
             .tags(&key)?
             .into_iter()
-            .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+            .map(|(key, value)| Tag { key, value })
             .collect();
-        let (page, next) = paginate(items, input)?;
-        Ok(page_response("Tags", page, next))
+        paginate("Tags", items, input.limit, input.marker.as_deref())
     }
 }
 
-pub(super) fn tag_list(input: &Value) -> Result<Vec<(String, String)>, KmsError> {
-    match input.get("Tags") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| {
-                let k = t.get("TagKey").and_then(Value::as_str);
-                let v = t.get("TagValue").and_then(Value::as_str);
-                match (k, v) {
-                    (Some(k), Some(v)) if !k.is_empty() && k.len() <= 128 && v.len() <= 256 => Ok((k.to_owned(), v.to_owned())),
-                    _ => Err(KmsError::validation("each tag needs a TagKey (1-128 characters) and a TagValue (0-256 characters)")),
-                }
-            })
-            .collect(),
-        Some(_) => Err(KmsError::new(ErrorKind::Serialization, "`Tags` must be an array")),
+/// The request facts tags bring: `aws:TagKeys` and `aws:RequestTag/…`.
+pub(super) fn tag_facts(tags: &[Tag]) -> Vec<(String, ContextValue)> {
+    if tags.is_empty() {
+        return Vec::new();
     }
+    let mut extra = vec![(
+        "aws:TagKeys".to_owned(),
+        ContextValue::Many(tags.iter().map(|t| t.key.clone()).collect()),
+    )];
+    for t in tags {
+        extra.push((
+            format!("aws:RequestTag/{}", t.key),
+            ContextValue::One(t.value.clone()),
+        ));
+    }
+    extra
+}
+
+/// AWS's tag rules: no key twice in one request, no key beginning `aws:`
+/// (in any case), and at most fifty tags on a key, counting `existing`.
+pub(super) fn check_tags(tags: &[Tag], existing: &[String]) -> Result<(), KmsError> {
+    let mut seen = BTreeSet::new();
+    if !tags.iter().all(|t| seen.insert(t.key.as_str())) {
+        return Err(KmsError::new(ErrorKind::Tag, "Duplicate tag keys"));
+    }
+    if tags.iter().any(|t| reserved(&t.key)) {
+        return Err(reserved_error());
+    }
+    seen.extend(existing.iter().map(String::as_str));
+    if seen.len() > MAX_TAGS {
+        return Err(KmsError::new(ErrorKind::Tag, "Too many tags"));
+    }
+    Ok(())
+}
+
+fn reserved(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
+fn reserved_error() -> KmsError {
+    KmsError::new(ErrorKind::Tag, "Tags beginning with aws: are reserved")
 }

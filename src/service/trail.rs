@@ -100,12 +100,11 @@ impl KeyService {
 
     pub(super) fn audit_record(
         &self,
-        call: &Call,
+        call: &Call<'_>,
         id: &Identity,
-        input: &Value,
         error: Option<&KmsError>,
     ) -> Value {
-        let mut params = input.clone();
+        let mut params = call.input.clone();
         if let Some(o) = params.as_object_mut() {
             for secret in ["Plaintext", "CiphertextBlob", "GrantTokens", "GrantToken"] {
                 o.remove(secret);
@@ -131,6 +130,8 @@ impl KeyService {
                 "accountId": acct, "type": "AWS::KMS::Key", "ARN": arn
             })).collect::<Vec<_>>(),
             "eventType": "AwsApiCall",
+            "eventID": call.event_id,
+            "requestID": call.request_id,
             "keyward": {"decisions": bounded(Value::Array(call.decisions.clone()), 0)},
         });
         if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
@@ -139,6 +140,9 @@ impl KeyService {
                 "errorMessage".into(),
                 json!(truncated(&e.message, MAX_STRING)),
             );
+        }
+        if let Some(d) = error.and_then(|e| e.detail.as_ref()) {
+            record["keyward"]["errorDetail"] = json!(truncated(d, MAX_STRING));
         }
         record
     }

@@ -91,7 +91,7 @@ def test_unauthenticated_requests_add_no_metrics_series(server):
 def test_oversized_key_ids_are_refused_before_use(server):
     status, out = signed_post(server, "TrentService.DescribeKey", json.dumps({"KeyId": "k" * 100_000}).encode(), who="eve")
     assert status == 400 and out["__type"] == "ValidationException", out
-    assert out["message"] == (
+    assert out["Message"] == (
         "1 validation error detected: Value at 'keyId' failed to satisfy constraint: "
         "Member must have length less than or equal to 2048"
     )
