@@ -167,6 +167,29 @@ fn compile_prints_the_table() {
     snapshot!("cli_compile_grants", out);
 }
 
+/// `keyward api` lists every served operation with its request members;
+/// the JSON form is the model the end-to-end suite compares with botocore's.
+#[test]
+fn api_lists_the_request_model() {
+    let (code, out, _) = keyward(&["api"]);
+    assert_eq!(code, 0);
+    snapshot!("cli_api", out);
+    let (code, out, _) = keyward(&["api", "--format", "json"]);
+    assert_eq!(code, 0);
+    let model: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        model["GenerateRandom"]["NumberOfBytes"],
+        serde_json::json!({"type": "integer", "min": 1, "max": 1024, "required": false})
+    );
+    assert_eq!(
+        model.as_object().map(|m| m.len()),
+        Some(keyward::service::OPERATIONS.len())
+    );
+    let (code, _, err) = keyward(&["api", "--format", "yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown format `yaml`"), "{err}");
+}
+
 /// A policy on one very long line used to make miette's reporter panic
 /// (exit 101) once a label sat past column 65,535. Every command now shows
 /// a window of the line and exits 0, 1 or 2.

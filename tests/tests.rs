@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api_model;
 mod audit;
 mod audit_service;
 mod aws_exact;
