@@ -279,8 +279,8 @@ impl KeyService {
         let mut call = Call {
             event,
             input,
-            event_id: uuid::Uuid::new_v4().to_string(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            event_id: fields::request_uuid(),
+            request_id: fields::request_uuid(),
             recorded: None,
             resources: Vec::new(),
             decisions: Vec::new(),

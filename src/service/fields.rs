@@ -50,5 +50,13 @@ pub(super) fn paginate<T>(
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ::hex::encode(bytes)
+}
+
+/// A fresh random UUID (version 4) for a record's `eventID` or
+/// `requestID`, from the thread's CSPRNG rather than a system call.
+pub(super) fn request_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
