@@ -19,6 +19,7 @@
 //! let material = root.unseal("key", 1, &[]);
 //! ```
 
+pub mod asymmetric;
 pub mod blob;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -191,6 +192,10 @@ pub enum CryptoError {
     Truncated,
     #[error("the permit does not cover this key")]
     WrongPermit,
+    #[error("key spec {0} has no such operation in keyward")]
+    UnsupportedSpec(String),
+    #[error("{0} failed")]
+    Asymmetric(String),
 }
 
 /// AES-GCM encryption with a 96-bit nonce and a 128-bit tag: ciphertext ‖ tag.

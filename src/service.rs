@@ -22,6 +22,9 @@ mod keys;
 mod last_usage;
 mod policies;
 mod rotation;
+mod rsa;
+mod signing;
+mod specs;
 mod tags;
 mod trail;
 
@@ -136,6 +139,9 @@ struct Call<'a> {
     /// The audit record's `eventID` and `requestID`.
     event_id: String,
     request_id: String,
+    /// Request members the call used at their default values, which the
+    /// audit record shows (e.g. `MessageType: RAW`).
+    effective: Vec<(&'static str, &'static str)>,
     /// The record written with the call's change, if it made one.
     recorded: Option<u64>,
     resources: Vec<(String, String)>,
@@ -281,6 +287,7 @@ impl KeyService {
             input,
             event_id: fields::request_uuid(),
             request_id: fields::request_uuid(),
+            effective: Vec::new(),
             recorded: None,
             resources: Vec::new(),
             decisions: Vec::new(),
@@ -350,9 +357,11 @@ api::operations! {
     "Encrypt" => cryptographic::EncryptRequest, encrypt;
     "GenerateDataKey" => cryptographic::GenerateDataKeyRequest, generate_data_key;
     "GenerateDataKeyWithoutPlaintext" => cryptographic::GenerateDataKeyWithoutPlaintextRequest, generate_data_key_without_plaintext;
+    "GenerateMac" => signing::GenerateMacRequest, generate_mac;
     "GenerateRandom" => cryptographic::GenerateRandomRequest, generate_random;
     "GetKeyLastUsage" => last_usage::GetKeyLastUsageRequest, get_key_last_usage;
     "GetKeyPolicy" => policies::GetKeyPolicyRequest, get_key_policy;
+    "GetPublicKey" => signing::GetPublicKeyRequest, get_public_key;
     "GetKeyRotationStatus" => rotation::GetKeyRotationStatusRequest, rotation_status;
     "ListAliases" => aliases::ListAliasesRequest, list_aliases;
     "ListGrants" => grants::ListGrantsRequest, list_grants;
@@ -367,8 +376,11 @@ api::operations! {
     "RevokeGrant" => grants::RevokeGrantRequest, revoke_grant;
     "RotateKeyOnDemand" => rotation::RotateKeyOnDemandRequest, rotate_on_demand;
     "ScheduleKeyDeletion" => keys::ScheduleKeyDeletionRequest, schedule_deletion;
+    "Sign" => signing::SignRequest, sign;
     "TagResource" => tags::TagResourceRequest, tag_resource;
     "UntagResource" => tags::UntagResourceRequest, untag_resource;
     "UpdateAlias" => aliases::UpdateAliasRequest, update_alias;
     "UpdateKeyDescription" => keys::UpdateKeyDescriptionRequest, update_description;
+    "Verify" => signing::VerifyRequest, verify;
+    "VerifyMac" => signing::VerifyMacRequest, verify_mac;
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod api_model;
+mod asymmetric;
 mod audit;
 mod audit_service;
 mod aws_exact;

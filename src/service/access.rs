@@ -265,7 +265,16 @@ impl KeyService {
         if let Some(k) = key {
             b = b
                 .resource(k.arn.as_str())
-                .key_account(k.scope.account.clone());
+                .key_account(k.scope.account.clone())
+                .context("kms:KeySpec", k.key_spec.clone())
+                .context("kms:KeyUsage", k.key_usage.clone())
+                .context("kms:KeyOrigin", "AWS_KMS")
+                .context("kms:MultiRegion", "false");
+            if super::specs::has_customer_master_key_spec(&k.key_spec) {
+                b = b
+                    .context("kms:CustomerMasterKeySpec", k.key_spec.clone())
+                    .context("kms:CustomerMasterKeyUsage", k.key_usage.clone());
+            }
         }
         if let Some(ip) = id.source_ip {
             b = b.source_ip(ip);

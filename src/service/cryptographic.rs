@@ -18,6 +18,8 @@ use super::api::{
     request,
 };
 use super::rotation::material_id;
+use super::rsa::RsaCall;
+use super::specs;
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
 
 const CIPHERTEXT: Rule = Rule::Blob {
@@ -131,7 +133,8 @@ pub(super) struct DecryptResponse {
     key_id: String,
     plaintext: String,
     encryption_algorithm: &'static str,
-    key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -189,6 +192,22 @@ impl KeyService {
         let plaintext: Secret = input.plaintext.0;
         let context = input.encryption_context.unwrap_or_default();
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
+        if !specs::is_symmetric(&key) {
+            let c = RsaCall {
+                operation: "Encrypt",
+                key: &key,
+                alias,
+                algorithm: input.encryption_algorithm,
+                context: &context,
+                dry_run: input.dry_run == Some(true),
+            };
+            let (ct, algorithm) = self.rsa_encrypt(call, id, c, &plaintext)?;
+            return Ok(EncryptResponse {
+                ciphertext_blob: b64(&ct),
+                key_id: key.arn,
+                encryption_algorithm: algorithm,
+            });
+        }
         let permit = self.authorize(
             call,
             id,
@@ -198,6 +217,8 @@ impl KeyService {
             crypto_facts(&context, alias, true),
         )?;
         check_algorithm(&key, input.encryption_algorithm)?;
+        call.effective
+            .push(("EncryptionAlgorithm", "SYMMETRIC_DEFAULT"));
         if input.dry_run == Some(true) {
             return Err(KmsError::dry_run());
         }
@@ -245,10 +266,7 @@ impl KeyService {
         if let Some(wanted) = key_id {
             let (named, a) = self.resolve(id, wanted, Reach::Named)?;
             if named.key_id != key.key_id {
-                return Err(KmsError::new(
-                    ErrorKind::IncorrectKey,
-                    "The key ID in the request does not identify a CMK that can perform this operation.",
-                ));
+                return Err(incorrect_key());
             }
             alias = a;
         }
@@ -265,6 +283,30 @@ impl KeyService {
         refuse_modifiers(input.dry_run_modifiers.as_deref())?;
         let ciphertext = required_ciphertext(input.ciphertext_blob)?;
         let context = input.encryption_context.unwrap_or_default();
+        if let Some(named) = &input.key_id {
+            let (key, alias) = self.resolve(id, named, Reach::Named)?;
+            if !specs::is_symmetric(&key) {
+                if key.key_usage != "ENCRYPT_DECRYPT" {
+                    return Err(incorrect_key());
+                }
+                self.check_grant_tokens(input.grant_tokens.as_deref())?;
+                let c = RsaCall {
+                    operation: "Decrypt",
+                    key: &key,
+                    alias,
+                    algorithm: input.encryption_algorithm,
+                    context: &context,
+                    dry_run: input.dry_run == Some(true),
+                };
+                let (plaintext, algorithm) = self.rsa_decrypt(call, id, c, &ciphertext)?;
+                return Ok(DecryptResponse {
+                    key_id: key.arn,
+                    plaintext: b64(plaintext.expose()),
+                    encryption_algorithm: algorithm,
+                    key_material_id: None,
+                });
+            }
+        }
         let (key, alias) = self.blob_key(id, &ciphertext, input.key_id.as_deref())?;
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
@@ -276,12 +318,14 @@ impl KeyService {
             crypto_facts(&context, alias, true),
         )?;
         check_algorithm(&key, input.encryption_algorithm)?;
+        call.effective
+            .push(("EncryptionAlgorithm", "SYMMETRIC_DEFAULT"));
         if input.dry_run == Some(true) {
             return Err(KmsError::dry_run());
         }
         let (plaintext, version) = self.open_blob(&permit, &key, &context, &ciphertext)?;
         Ok(DecryptResponse {
-            key_material_id: material_id(&key.key_id, version),
+            key_material_id: Some(material_id(&key.key_id, version)),
             key_id: key.arn,
             plaintext: b64(plaintext.expose()),
             encryption_algorithm: "SYMMETRIC_DEFAULT",
@@ -301,6 +345,12 @@ impl KeyService {
         let (source, source_alias) =
             self.blob_key(id, &ciphertext, input.source_key_id.as_deref())?;
         let (dest, dest_alias) = self.resolve(id, &input.destination_key_id, Reach::Named)?;
+        if !specs::is_symmetric(&dest) {
+            return Err(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                "keyward re-encrypts only under symmetric encryption keys",
+            ));
+        }
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let same = (source.key_id == dest.key_id).to_string();
         let same_key = |context: &Context, alias| {
@@ -390,6 +440,12 @@ impl KeyService {
         with_plaintext: bool,
     ) -> Result<DataKeyResponse, KmsError> {
         let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
+        let op = if with_plaintext {
+            "GenerateDataKey"
+        } else {
+            "GenerateDataKeyWithoutPlaintext"
+        };
+        symmetric_only(&key, op)?;
         let size = match (input.key_spec, input.number_of_bytes) {
             (Some(DataKeySpec::Aes256), None) => 32,
             (Some(DataKeySpec::Aes128), None) => 16,
@@ -399,11 +455,6 @@ impl KeyService {
                     "Please specify either number of bytes or key spec.",
                 ));
             }
-        };
-        let op = if with_plaintext {
-            "GenerateDataKey"
-        } else {
-            "GenerateDataKeyWithoutPlaintext"
         };
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
@@ -494,6 +545,26 @@ fn refuse_recipient(recipient: Option<&Recipient>) -> Result<(), KmsError> {
             "keyward does not support the Recipient parameter (Nitro Enclaves attestation)",
         )),
         None => Ok(()),
+    }
+}
+
+/// AWS's IncorrectKeyException: the KeyId names a key that cannot decrypt
+/// this ciphertext.
+fn incorrect_key() -> KmsError {
+    KmsError::new(
+        ErrorKind::IncorrectKey,
+        "The key ID in the request does not identify a CMK that can perform this operation.",
+    )
+}
+
+/// Data keys come only from symmetric encryption keys.
+fn symmetric_only(key: &KeyRecord, operation: &str) -> Result<(), KmsError> {
+    if specs::is_symmetric(key) {
+        Ok(())
+    } else if key.key_usage == "ENCRYPT_DECRYPT" {
+        Err(specs::incompatible("SYMMETRIC_DEFAULT", key))
+    } else {
+        Err(specs::wrong_usage(key, operation))
     }
 }
 

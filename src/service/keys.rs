@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::catalog::Action;
 use crate::compile::{CompiledPolicy, DecisionTable};
-use crate::crypto::Secret;
+use crate::crypto::{Secret, asymmetric};
 use crate::eval::{self, ContextValue};
 use crate::store::{KeyRecord, KeyState, VersionRecord};
 
@@ -19,6 +19,7 @@ use super::api::{
 };
 use super::fields::{Page, paginate};
 use super::rotation::material_id;
+use super::specs::{self, Algorithms};
 use super::tags::{check_tags, tag_facts};
 use super::{
     Call, Empty, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need,
@@ -112,13 +113,16 @@ pub(super) struct KeyMetadata {
     deletion_date: Option<i64>,
     origin: &'static str,
     key_manager: &'static str,
-    customer_master_key_spec: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_master_key_spec: Option<String>,
     key_spec: String,
-    encryption_algorithms: Vec<&'static str>,
+    #[serde(flatten)]
+    algorithms: Algorithms,
     multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_deletion_window_in_days: Option<i64>,
-    current_key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -163,12 +167,14 @@ impl KeyService {
             deletion_date: key.deletion_date,
             origin: Origin::AwsKms.as_str(),
             key_manager: "CUSTOMER",
-            customer_master_key_spec: key.key_spec.clone(),
+            customer_master_key_spec: specs::has_customer_master_key_spec(&key.key_spec)
+                .then(|| key.key_spec.clone()),
             key_spec: key.key_spec.clone(),
-            encryption_algorithms: vec!["SYMMETRIC_DEFAULT"],
+            algorithms: specs::algorithms(key),
             multi_region: false,
             pending_deletion_window_in_days: key.deletion_date.and(key.pending_window_days),
-            current_key_material_id: material_id(&key.key_id, key.current_version),
+            current_key_material_id: specs::is_symmetric(key)
+                .then(|| material_id(&key.key_id, key.current_version)),
         }
     }
 
@@ -184,24 +190,30 @@ impl KeyService {
                 .customer_master_key_spec
                 .map(CustomerMasterKeySpec::key_spec))
             .unwrap_or(KeySpec::SymmetricDefault);
-        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
         if input.key_spec.is_some() && input.customer_master_key_spec.is_some() {
             return Err(KmsError::validation(
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
             ));
         }
-        if spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                format!(
-                    "KeySpec {spec} is not supported by keyward; it creates SYMMETRIC_DEFAULT keys"
-                ),
-            ));
-        }
-        if usage != KeyUsage::EncryptDecrypt {
+        let usage = match (input.key_usage, spec) {
+            (Some(u), _) => u,
+            (None, KeySpec::SymmetricDefault) => KeyUsage::EncryptDecrypt,
+            (None, _) => {
+                return Err(KmsError::validation(
+                    "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+                ));
+            }
+        };
+        if !specs::usages(spec).contains(&usage) {
             return Err(KmsError::validation(format!(
                 "KeyUsage {usage} is not compatible with KeySpec {spec}"
             )));
+        }
+        if !specs::served(spec, usage) {
+            return Err(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                format!("keyward does not create {spec} keys with KeyUsage {usage}"),
+            ));
         }
         if let Some(origin) = input.origin.filter(|o| *o != Origin::AwsKms) {
             return Err(KmsError::new(
@@ -267,7 +279,11 @@ impl KeyService {
             .policy
             .unwrap_or_else(|| default_policy(&scope.account.0));
         let now = self.now();
-        let material = Secret::random(32);
+        let material = if spec == KeySpec::SymmetricDefault {
+            Secret::random(32)
+        } else {
+            asymmetric::generate(spec.as_str()).map_err(|e| KmsError::internal(e.to_string()))?
+        };
         let sealed = self
             .root
             .seal(&key_id, 1, &material)

@@ -85,6 +85,16 @@ pub(super) fn material_id(key_id: &str, version: u32) -> String {
     hex(&h.finalize())
 }
 
+/// Only symmetric encryption keys rotate (AWS answers UnsupportedOperation,
+/// with no message, for the others).
+fn rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+    if super::specs::is_symmetric(key) {
+        Ok(())
+    } else {
+        Err(KmsError::new(ErrorKind::UnsupportedOperation, ""))
+    }
+}
+
 impl KeyService {
     pub(super) fn rotate(
         &self,
@@ -136,6 +146,7 @@ impl KeyService {
             Need::Usable,
             Facts::one("kms:RotationPeriodInDays", days.to_string()),
         )?;
+        rotatable(&key)?;
         key.rotation_period_days = Some(days);
         key.next_rotation = Some(self.now() + days * 86_400);
         self.save_key(&key, &mut self.journal(call, id))?;
@@ -180,6 +191,7 @@ impl KeyService {
     ) -> Result<KeyIdResponse, KmsError> {
         let mut key =
             self.authorized_key(call, id, &input.key_id, "RotateKeyOnDemand", Need::Usable)?;
+        rotatable(&key)?;
         let on_demand = self
             .store
             .versions(&key)?

@@ -106,8 +106,22 @@ impl KeyService {
     ) -> Value {
         let mut params = call.input.clone();
         if let Some(o) = params.as_object_mut() {
-            for secret in ["Plaintext", "CiphertextBlob", "GrantTokens", "GrantToken"] {
-                o.remove(secret);
+            // Secrets, and blobs that would only make the record large.
+            for member in [
+                "Plaintext",
+                "CiphertextBlob",
+                "GrantTokens",
+                "GrantToken",
+                "Message",
+                "Signature",
+                "Mac",
+            ] {
+                o.remove(member);
+            }
+            // The algorithm and message type the call used, also when the
+            // request left them to their defaults.
+            for (member, value) in &call.effective {
+                o.entry(*member).or_insert_with(|| json!(value));
             }
         }
         let params = bounded(params, 0);

@@ -157,6 +157,13 @@ def test_every_response_holds_only_members_aws_declares(server):
     kms.schedule_key_deletion(KeyId=other, PendingWindowInDays=7)
     kms.cancel_key_deletion(KeyId=other)
     kms.delete_alias(AliasName=alias)
+    signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.get_public_key(KeyId=signer)
+    sig = kms.sign(KeyId=signer, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    kms.verify(KeyId=signer, Message=b"m", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    mac = kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    kms.verify_mac(KeyId=mac_key, Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")
     assert set(seen) == set(KEYWARD), f"operations the tour did not reach: {set(KEYWARD) - set(seen)}"
     for operation, body in seen.items():
         shape = BOTOCORE_KMS.operation_model(operation).output_shape
@@ -164,6 +171,8 @@ def test_every_response_holds_only_members_aws_declares(server):
             assert body == {}, (operation, body)
         else:
             assert undeclared(operation, body, shape) == [], body
+    # A signing key's metadata lists its algorithms, and only those.
+    assert "EncryptionAlgorithms" not in seen["GetPublicKey"]
     # The tour saw the new members AWS added in 2025.
     assert len(seen["DescribeKey"]["KeyMetadata"]["CurrentKeyMaterialId"]) == 64
     assert base64.b64decode(seen["Decrypt"]["Plaintext"]) == b"x"

@@ -190,3 +190,41 @@ aws_enum! {
         RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
     }
 }
+
+aws_enum! {
+    /// `SigningAlgorithmSpec`.
+    SigningAlgorithm {
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        EcdsaSha256 = "ECDSA_SHA_256",
+        EcdsaSha384 = "ECDSA_SHA_384",
+        EcdsaSha512 = "ECDSA_SHA_512",
+        Sm2Dsa = "SM2DSA",
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+        Ed25519Sha512 = "ED25519_SHA_512",
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
+    }
+}
+
+aws_enum! {
+    /// `MessageType` of Sign and Verify.
+    MessageType {
+        Raw = "RAW",
+        Digest = "DIGEST",
+        ExternalMu = "EXTERNAL_MU",
+    }
+}
+
+aws_enum! {
+    /// `MacAlgorithmSpec`.
+    MacAlgorithm {
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
+    }
+}
