@@ -6,6 +6,7 @@ mod support;
 
 mod api_model;
 mod asymmetric;
+mod asymmetric_service;
 mod audit;
 mod audit_service;
 mod aws_exact;

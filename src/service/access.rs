@@ -327,7 +327,7 @@ impl KeyService {
             }
             Err(explanation) => {
                 call.record(key, &explanation);
-                Err(access_denied(id, action, Some(&key.arn)))
+                Err(denied_by(id, action, Some(&key.arn), &explanation))
             }
         }
     }
@@ -353,7 +353,7 @@ impl KeyService {
         if explanation.decision.is_allow() {
             Ok(())
         } else {
-            Err(access_denied(id, action, None))
+            Err(denied_by(id, action, None, &explanation))
         }
     }
 
@@ -421,6 +421,41 @@ pub(super) fn check_state(key: &KeyRecord, need: Need) -> Result<(), KmsError> {
             format!("{} is disabled.", key.arn),
         )),
         _ => Ok(()),
+    }
+}
+
+/// AWS's AccessDeniedException for a request the evaluator denied: an
+/// explicit deny names the kind of policy that denied it.
+fn denied_by(
+    id: &Identity,
+    action: Action,
+    resource: Option<&str>,
+    explanation: &crate::eval::Explanation,
+) -> KmsError {
+    let deny = explanation
+        .decided_by
+        .iter()
+        .find(|d| d.effect == crate::policy::ast::Effect::Deny);
+    let kind = match deny.map(|d| d.source) {
+        _ if explanation.decision != crate::eval::DecisionKind::ExplicitDeny => None,
+        Some("key_policy") => Some("a resource-based policy"),
+        Some(_) => Some("an identity-based policy"),
+        None => None,
+    };
+    match kind {
+        Some(kind) => {
+            let target = resource
+                .map(|r| format!(" on resource: {r}"))
+                .unwrap_or_default();
+            KmsError::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: {action}{target} with an explicit deny in {kind}",
+                    id.caller.arn
+                ),
+            )
+        }
+        None => access_denied(id, action, resource),
     }
 }
 

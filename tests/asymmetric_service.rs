@@ -1,0 +1,298 @@
+//! Asymmetric and HMAC keys through the key service: the decision table
+//! honours the condition keys these operations carry, each request is
+//! recorded with its algorithm and message type, and the keys are used only
+//! as their usage allows.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use keyward::crypto::asymmetric::{self, Message};
+use keyward::service::{ErrorKind, KeyService};
+
+use crate::service::{admin, env};
+
+const ROOT: &str = "arn:aws:iam::111122223333:root";
+
+/// A key policy: the account root may do everything but what `deny` (one
+/// statement's Action and Condition) forbids.
+fn policy_denying(action: &str, condition: Value) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": ROOT}, "Action": action, "Resource": "*",
+             "Condition": condition}
+        ]
+    })
+    .to_string()
+}
+
+fn create(svc: &KeyService, spec: &str, usage: &str, policy: Option<String>) -> String {
+    let mut req = json!({"KeySpec": spec, "KeyUsage": usage});
+    if let Some(p) = policy {
+        req["Policy"] = json!(p);
+    }
+    svc.call(&admin(), "CreateKey", &req).expect("create")["KeyMetadata"]["KeyId"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// (key spec, usage, operation, request, denying condition, a request the
+/// condition lets through).
+#[test]
+fn condition_keys_of_asymmetric_operations_decide() {
+    let e = env();
+    let digest = b64(&[7u8; 32]);
+    let cases: Vec<(&str, &str, &str, &str, Value, Value, Value)> = vec![
+        (
+            "ECC_NIST_P256",
+            "SIGN_VERIFY",
+            "Sign",
+            "kms:Sign",
+            json!({"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}),
+            json!({"Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"}),
+            json!(null),
+        ),
+        (
+            "ECC_NIST_P256",
+            "SIGN_VERIFY",
+            "Sign",
+            "kms:Sign",
+            json!({"StringNotEquals": {"kms:MessageType": "DIGEST"}}),
+            json!({"Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"}),
+            json!({"Message": digest, "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"}),
+        ),
+        (
+            "RSA_2048",
+            "SIGN_VERIFY",
+            "Sign",
+            "kms:Sign",
+            json!({"StringLike": {"kms:SigningAlgorithm": "RSASSA_PKCS1*"}}),
+            json!({"Message": b64(b"m"), "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}),
+            json!({"Message": b64(b"m"), "SigningAlgorithm": "RSASSA_PSS_SHA_256"}),
+        ),
+        (
+            "HMAC_256",
+            "GENERATE_VERIFY_MAC",
+            "GenerateMac",
+            "kms:GenerateMac",
+            json!({"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}),
+            json!({"Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_256"}),
+            json!(null),
+        ),
+        (
+            "RSA_2048",
+            "ENCRYPT_DECRYPT",
+            "Encrypt",
+            "kms:Encrypt",
+            json!({"StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}}),
+            json!({"Plaintext": b64(b"m"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+            json!({"Plaintext": b64(b"m"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+        ),
+        (
+            "ECC_NIST_P384",
+            "SIGN_VERIFY",
+            "GetPublicKey",
+            "kms:GetPublicKey",
+            json!({"StringEquals": {"kms:KeySpec": "ECC_NIST_P384"}}),
+            json!({}),
+            json!(null),
+        ),
+        (
+            "ECC_NIST_EDWARDS25519",
+            "SIGN_VERIFY",
+            "Sign",
+            "kms:Sign",
+            json!({"StringEquals": {"kms:KeyUsage": "SIGN_VERIFY"}}),
+            json!({"Message": b64(b"m"), "SigningAlgorithm": "ED25519_SHA_512"}),
+            json!(null),
+        ),
+    ];
+    for (spec, usage, op, action, condition, denied, allowed) in cases {
+        let key = create(
+            &e.svc,
+            spec,
+            usage,
+            Some(policy_denying(action, condition.clone())),
+        );
+        let with_key = |mut r: Value| {
+            r["KeyId"] = json!(key);
+            r
+        };
+        let err = e
+            .svc
+            .call(&admin(), op, &with_key(denied))
+            .expect_err(&format!("{op} on {spec} under {condition}"));
+        assert_eq!(
+            err.kind,
+            ErrorKind::AccessDenied,
+            "{op} {spec} {condition}: {err}"
+        );
+        if !allowed.is_null() {
+            e.svc
+                .call(&admin(), op, &with_key(allowed))
+                .unwrap_or_else(|e| panic!("{op} {spec} {condition}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn every_signing_algorithm_signs_what_the_public_key_verifies() {
+    let e = env();
+    for (spec, algorithms) in [
+        (
+            "RSA_2048",
+            &[
+                "RSASSA_PKCS1_V1_5_SHA_256",
+                "RSASSA_PKCS1_V1_5_SHA_384",
+                "RSASSA_PKCS1_V1_5_SHA_512",
+                "RSASSA_PSS_SHA_256",
+                "RSASSA_PSS_SHA_384",
+                "RSASSA_PSS_SHA_512",
+            ][..],
+        ),
+        ("ECC_NIST_P256", &["ECDSA_SHA_256"][..]),
+        ("ECC_NIST_P384", &["ECDSA_SHA_384"][..]),
+        ("ECC_NIST_P521", &["ECDSA_SHA_512"][..]),
+        ("ECC_SECG_P256K1", &["ECDSA_SHA_256"][..]),
+        ("ECC_NIST_EDWARDS25519", &["ED25519_SHA_512"][..]),
+        ("ML_DSA_44", &["ML_DSA_SHAKE_256"][..]),
+        ("ML_DSA_65", &["ML_DSA_SHAKE_256"][..]),
+        ("ML_DSA_87", &["ML_DSA_SHAKE_256"][..]),
+    ] {
+        let key = create(&e.svc, spec, "SIGN_VERIFY", None);
+        let public = e
+            .svc
+            .call(&admin(), "GetPublicKey", &json!({"KeyId": key}))
+            .expect("public key");
+        assert_eq!(
+            public["SigningAlgorithms"].as_array().map(Vec::len),
+            Some(algorithms.len().max(if spec == "ECC_NIST_EDWARDS25519" {
+                2
+            } else {
+                1
+            }))
+        );
+        let der = B64
+            .decode(public["PublicKey"].as_str().expect("der"))
+            .expect("b64");
+        for algorithm in algorithms {
+            let message = format!("release {spec} {algorithm}");
+            let out = e
+                .svc
+                .call(
+                    &admin(),
+                    "Sign",
+                    &json!({"KeyId": key, "Message": b64(message.as_bytes()), "SigningAlgorithm": algorithm}),
+                )
+                .unwrap_or_else(|e| panic!("{spec} {algorithm}: {e}"));
+            let sig = B64
+                .decode(out["Signature"].as_str().expect("sig"))
+                .expect("b64");
+            assert!(
+                asymmetric::verify_public(
+                    spec,
+                    algorithm,
+                    &der,
+                    message.as_bytes(),
+                    Message::Raw,
+                    &sig
+                )
+                .expect("verify"),
+                "{spec} {algorithm}: the public key does not verify keyward's signature"
+            );
+            assert!(
+                !asymmetric::verify_public(
+                    spec,
+                    algorithm,
+                    &der,
+                    b"another message",
+                    Message::Raw,
+                    &sig
+                )
+                .expect("verify"),
+                "{spec} {algorithm}: a signature verified another message"
+            );
+            let verified = e.svc.call(
+                &admin(),
+                "Verify",
+                &json!({"KeyId": key, "Message": b64(b"another message"), "Signature": b64(&sig), "SigningAlgorithm": algorithm}),
+            );
+            assert_eq!(
+                verified.map_err(|e| e.kind).err(),
+                Some(ErrorKind::InvalidSignature)
+            );
+        }
+    }
+}
+
+#[test]
+fn sign_records_its_algorithm_and_message_type_but_never_the_message() {
+    let e = env();
+    let key = create(&e.svc, "ECC_NIST_P256", "SIGN_VERIFY", None);
+    e.svc
+        .call(
+            &admin(),
+            "Sign",
+            &json!({"KeyId": key, "Message": b64(b"top secret release"), "SigningAlgorithm": "ECDSA_SHA_256"}),
+        )
+        .expect("sign");
+    let log = std::fs::read_to_string(e.dir.join("audit.jsonl")).expect("log");
+    let last: Value = serde_json::from_str(log.lines().last().expect("record")).expect("json");
+    assert_eq!(last["eventName"], "Sign");
+    assert_eq!(
+        last["requestParameters"]["SigningAlgorithm"],
+        "ECDSA_SHA_256"
+    );
+    assert_eq!(last["requestParameters"]["MessageType"], "RAW");
+    assert!(last["requestParameters"].get("Message").is_none());
+    assert!(!log.contains(&b64(b"top secret release")));
+}
+
+#[test]
+fn keys_are_used_only_as_their_usage_allows() {
+    let e = env();
+    let signer = create(&e.svc, "RSA_2048", "SIGN_VERIFY", None);
+    let mac = create(&e.svc, "HMAC_224", "GENERATE_VERIFY_MAC", None);
+    let symmetric =
+        e.svc.call(&admin(), "CreateKey", &json!({})).expect("key")["KeyMetadata"]["KeyId"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+    let arn = |k: &str| format!("arn:aws:kms:us-east-1:111122223333:key/{k}");
+    let cases: Vec<(&str, Value, ErrorKind, String)> = vec![
+        ("Encrypt", json!({"KeyId": signer, "Plaintext": b64(b"x")}), ErrorKind::InvalidKeyUsage,
+         format!("{} key usage is SIGN_VERIFY which is not valid for Encrypt.", arn(&signer))),
+        ("GenerateMac", json!({"KeyId": signer, "Message": b64(b"x"), "MacAlgorithm": "HMAC_SHA_256"}), ErrorKind::InvalidKeyUsage,
+         format!("{} key usage is SIGN_VERIFY which is not valid for GenerateMac.", arn(&signer))),
+        ("GenerateMac", json!({"KeyId": mac, "Message": b64(b"x"), "MacAlgorithm": "HMAC_SHA_256"}), ErrorKind::InvalidKeyUsage,
+         "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224.".into()),
+        ("Sign", json!({"KeyId": signer, "Message": b64(b"x"), "SigningAlgorithm": "ECDSA_SHA_256"}), ErrorKind::InvalidKeyUsage,
+         "Algorithm ECDSA_SHA_256 is incompatible with key spec RSA_2048.".into()),
+        ("Sign", json!({"KeyId": signer, "Message": b64(&[1u8; 31]), "MessageType": "DIGEST", "SigningAlgorithm": "RSASSA_PSS_SHA_256"}), ErrorKind::Validation,
+         "Digest is invalid length for algorithm RSASSA_PSS_SHA_256.".into()),
+        ("GetPublicKey", json!({"KeyId": symmetric}), ErrorKind::UnsupportedOperation, String::new()),
+        ("RotateKeyOnDemand", json!({"KeyId": signer}), ErrorKind::UnsupportedOperation, String::new()),
+        ("EnableKeyRotation", json!({"KeyId": mac}), ErrorKind::UnsupportedOperation, String::new()),
+        ("GenerateDataKey", json!({"KeyId": signer, "KeySpec": "AES_256"}), ErrorKind::InvalidKeyUsage,
+         format!("{} key usage is SIGN_VERIFY which is not valid for GenerateDataKey.", arn(&signer))),
+        ("CreateKey", json!({"KeySpec": "HMAC_256"}), ErrorKind::Validation,
+         "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into()),
+        ("CreateKey", json!({"KeySpec": "RSA_2048", "KeyUsage": "GENERATE_VERIFY_MAC"}), ErrorKind::Validation,
+         "KeyUsage GENERATE_VERIFY_MAC is not compatible with KeySpec RSA_2048".into()),
+    ];
+    for (op, request, kind, message) in cases {
+        let err = e.svc.call(&admin(), op, &request).expect_err(op);
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (kind, message.as_str()),
+            "{op} {request}"
+        );
+    }
+}
