@@ -62,9 +62,11 @@ impl ActionInfo {
 /// another account needs.
 pub const CROSS_ACCOUNT: &[&str] = &[
     "CreateGrant",
+    "Decapsulate",
     "Decrypt",
     "DeriveSharedSecret",
     "DescribeKey",
+    "Encapsulate",
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyPair",
@@ -220,6 +222,7 @@ pub static ACTIONS: &[ActionInfo] = &[
             "kms:ViaService",
         ],
     ),
+    grantable(action("Decapsulate", Write, K, ALIASED)),
     grantable(with_context(action("Decrypt", Write, K, CRYPTO_ATTESTED))),
     action("DeleteAlias", Write, K, BASIC),
     action("DeleteCustomKeyStore", Write, Star, CALLER),
@@ -261,6 +264,7 @@ pub static ACTIONS: &[ActionInfo] = &[
             "kms:ViaService",
         ],
     ),
+    grantable(action("Encapsulate", Write, K, ALIASED)),
     grantable(with_context(action("Encrypt", Write, K, CRYPTO))),
     grantable(with_context(action(
         "GenerateDataKey",

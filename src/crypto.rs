@@ -21,6 +21,7 @@
 
 pub mod asymmetric;
 pub mod blob;
+pub mod kem;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};

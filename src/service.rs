@@ -10,6 +10,7 @@
 //! operations, aliases, key policies, grants, tags, rotations.
 
 mod access;
+mod agreement;
 mod aliases;
 pub mod api;
 mod cryptographic;
@@ -18,6 +19,7 @@ pub mod err;
 mod fields;
 mod grants;
 mod journal;
+mod key_pairs;
 mod keys;
 mod last_usage;
 mod policies;
@@ -347,15 +349,20 @@ api::operations! {
     "CreateAlias" => aliases::CreateAliasRequest, create_alias;
     "CreateGrant" => grants::CreateGrantRequest, create_grant;
     "CreateKey" => keys::CreateKeyRequest, create_key;
+    "Decapsulate" => agreement::DecapsulateRequest, decapsulate;
     "Decrypt" => cryptographic::DecryptRequest, decrypt;
     "DeleteAlias" => aliases::DeleteAliasRequest, delete_alias;
+    "DeriveSharedSecret" => agreement::DeriveSharedSecretRequest, derive_shared_secret;
     "DescribeKey" => keys::DescribeKeyRequest, describe_key;
     "DisableKey" => keys::DisableKeyRequest, disable_key;
     "DisableKeyRotation" => rotation::DisableKeyRotationRequest, disable_rotation;
     "EnableKey" => keys::EnableKeyRequest, enable_key;
     "EnableKeyRotation" => rotation::EnableKeyRotationRequest, enable_rotation;
+    "Encapsulate" => agreement::EncapsulateRequest, encapsulate;
     "Encrypt" => cryptographic::EncryptRequest, encrypt;
     "GenerateDataKey" => cryptographic::GenerateDataKeyRequest, generate_data_key;
+    "GenerateDataKeyPair" => key_pairs::GenerateDataKeyPairRequest, generate_data_key_pair;
+    "GenerateDataKeyPairWithoutPlaintext" => key_pairs::GenerateDataKeyPairWithoutPlaintextRequest, generate_data_key_pair_without_plaintext;
     "GenerateDataKeyWithoutPlaintext" => cryptographic::GenerateDataKeyWithoutPlaintextRequest, generate_data_key_without_plaintext;
     "GenerateMac" => signing::GenerateMacRequest, generate_mac;
     "GenerateRandom" => cryptographic::GenerateRandomRequest, generate_random;

@@ -296,3 +296,185 @@ fn keys_are_used_only_as_their_usage_allows() {
         );
     }
 }
+
+fn call(svc: &KeyService, op: &str, request: Value) -> Value {
+    svc.call(&admin(), op, &request)
+        .unwrap_or_else(|e| panic!("{op}: {e}"))
+}
+
+fn blob(v: &Value) -> Vec<u8> {
+    B64.decode(v.as_str().expect("a blob")).expect("base64")
+}
+
+#[test]
+fn ecdh_secrets_agree_with_a_local_computation() {
+    use aws_lc_rs::agreement;
+    let e = env();
+    for (spec, alg) in [
+        ("ECC_NIST_P256", &agreement::ECDH_P256),
+        ("ECC_NIST_P384", &agreement::ECDH_P384),
+        ("ECC_NIST_P521", &agreement::ECDH_P521),
+    ] {
+        let a = create(&e.svc, spec, "KEY_AGREEMENT", None);
+        let b = create(&e.svc, spec, "KEY_AGREEMENT", None);
+        let meta = call(&e.svc, "DescribeKey", json!({"KeyId": a}));
+        assert_eq!(
+            meta["KeyMetadata"]["KeyAgreementAlgorithms"],
+            json!(["ECDH"])
+        );
+        let public =
+            |k: &str| blob(&call(&e.svc, "GetPublicKey", json!({"KeyId": k}))["PublicKey"]);
+        let derive = |k: &str, peer: &[u8]| {
+            blob(
+                &call(
+                    &e.svc,
+                    "DeriveSharedSecret",
+                    json!({"KeyId": k, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(peer)}),
+                )["SharedSecret"],
+            )
+        };
+        assert_eq!(derive(&a, &public(&b)), derive(&b, &public(&a)), "{spec}");
+        // A local key agrees with keyward on the same secret.
+        let local = agreement::PrivateKey::generate(alg).expect("local key");
+        let local_public =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+                &local.compute_public_key().expect("public"),
+            )
+            .expect("der");
+        let ours = agreement::agree(
+            &local,
+            agreement::UnparsedPublicKey::new(alg, public(&a)),
+            (),
+            |z| Ok(z.to_vec()),
+        )
+        .expect("agree");
+        assert_eq!(derive(&a, local_public.as_ref()), ours, "{spec}");
+        // A point of another curve is refused as AWS refuses it.
+        let err = e
+            .svc
+            .call(
+                &admin(),
+                "DeriveSharedSecret",
+                &json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(b"not a public key")}),
+            )
+            .expect_err("bad public key");
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::Validation, "")
+        );
+    }
+}
+
+#[test]
+fn ml_kem_encapsulates_to_its_published_public_key() {
+    use aws_lc_rs::kem;
+    let e = env();
+    for (spec, alg, ct_len) in [
+        ("ML_KEM_512", &kem::ML_KEM_512, 768),
+        ("ML_KEM_768", &kem::ML_KEM_768, 1088),
+        ("ML_KEM_1024", &kem::ML_KEM_1024, 1568),
+    ] {
+        let key = create(&e.svc, spec, "ENCAPSULATE_DECAPSULATE", None);
+        let out = call(
+            &e.svc,
+            "Encapsulate",
+            json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM"}),
+        );
+        let ct = blob(&out["SharedSecretCiphertextBlob"]);
+        assert_eq!(ct.len(), ct_len, "{spec}");
+        let back = call(
+            &e.svc,
+            "Decapsulate",
+            json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": b64(&ct)}),
+        );
+        assert_eq!(
+            blob(&back["SharedSecret"]),
+            blob(&out["SharedSecret"]),
+            "{spec}"
+        );
+        // The SubjectPublicKeyInfo carries the raw encapsulation key last:
+        // encapsulating to it locally gives a secret keyward decapsulates.
+        let spki = blob(&call(&e.svc, "GetPublicKey", json!({"KeyId": key}))["PublicKey"]);
+        let raw_len = match spec {
+            "ML_KEM_512" => 800,
+            "ML_KEM_768" => 1184,
+            _ => 1568,
+        };
+        let local =
+            kem::EncapsulationKey::new(alg, &spki[spki.len() - raw_len..]).expect("public key");
+        let (local_ct, local_secret) = local.encapsulate().expect("encapsulate");
+        let theirs = call(
+            &e.svc,
+            "Decapsulate",
+            json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": b64(local_ct.as_ref())}),
+        );
+        assert_eq!(
+            blob(&theirs["SharedSecret"]),
+            local_secret.as_ref(),
+            "{spec}"
+        );
+        let err = e
+            .svc
+            .call(
+                &admin(),
+                "Decapsulate",
+                &json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": b64(&ct[1..])}),
+            )
+            .expect_err("short ciphertext");
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::InvalidCiphertext, "")
+        );
+    }
+}
+
+#[test]
+fn data_key_pairs_decrypt_to_the_private_key_of_their_public_key() {
+    let e = env();
+    let wrapping = call(&e.svc, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for spec in [
+        "RSA_2048",
+        "ECC_NIST_P256",
+        "ECC_SECG_P256K1",
+        "ECC_NIST_EDWARDS25519",
+    ] {
+        let out = call(
+            &e.svc,
+            "GenerateDataKeyPair",
+            json!({"KeyId": wrapping, "KeyPairSpec": spec, "EncryptionContext": {"app": "signer"}}),
+        );
+        assert_eq!(out["KeyPairSpec"], spec);
+        let private = blob(&out["PrivateKeyPlaintext"]);
+        let public = blob(&out["PublicKey"]);
+        assert_eq!(
+            asymmetric::public_key_of(spec, &private).expect("public"),
+            public,
+            "{spec}"
+        );
+        let opened = call(
+            &e.svc,
+            "Decrypt",
+            json!({"CiphertextBlob": out["PrivateKeyCiphertextBlob"], "EncryptionContext": {"app": "signer"}}),
+        );
+        assert_eq!(blob(&opened["Plaintext"]), private, "{spec}");
+        let without = call(
+            &e.svc,
+            "GenerateDataKeyPairWithoutPlaintext",
+            json!({"KeyId": wrapping, "KeyPairSpec": spec}),
+        );
+        assert!(without.get("PrivateKeyPlaintext").is_none());
+    }
+    let signer = create(&e.svc, "ECC_NIST_P256", "SIGN_VERIFY", None);
+    let err = e
+        .svc
+        .call(
+            &admin(),
+            "GenerateDataKeyPair",
+            &json!({"KeyId": signer, "KeyPairSpec": "RSA_2048"}),
+        )
+        .expect_err("a signing key wraps nothing");
+    assert_eq!(err.kind, ErrorKind::InvalidKeyUsage);
+}

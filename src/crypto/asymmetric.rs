@@ -31,7 +31,7 @@ pub enum Message {
     Digest,
 }
 
-fn failed(what: &str) -> CryptoError {
+pub(super) fn failed(what: &str) -> CryptoError {
     CryptoError::Asymmetric(what.to_owned())
 }
 
@@ -176,13 +176,24 @@ pub fn generate(spec: &str) -> Result<Secret, CryptoError> {
     if let Some((_, len)) = hmac_algorithm(spec) {
         return Ok(Secret::random(len));
     }
+    if let Some(key) = super::kem::generate(spec)? {
+        return Ok(key);
+    }
     Err(CryptoError::UnsupportedSpec(spec.to_owned()))
 }
 
 /// The public key of asymmetric key material, as DER SubjectPublicKeyInfo
 /// (what GetPublicKey returns).
 pub fn public_key(spec: &str, material: &KeyMaterial) -> Result<Vec<u8>, CryptoError> {
-    let der = material.secret().expose();
+    public_key_of(spec, material.secret().expose())
+}
+
+/// The DER SubjectPublicKeyInfo of a private key of `spec` (as
+/// [`generate`] makes them).
+pub fn public_key_of(spec: &str, der: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if let Some(public) = super::kem::public_key_of(spec, der)? {
+        return Ok(public);
+    }
     let spki = |d: Result<aws_lc_rs::encoding::PublicKeyX509Der<'static>, _>| {
         d.map(|d| d.as_ref().to_vec())
             .map_err(|_| failed("public key encoding"))

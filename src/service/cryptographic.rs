@@ -558,7 +558,7 @@ fn incorrect_key() -> KmsError {
 }
 
 /// Data keys come only from symmetric encryption keys.
-fn symmetric_only(key: &KeyRecord, operation: &str) -> Result<(), KmsError> {
+pub(super) fn symmetric_only(key: &KeyRecord, operation: &str) -> Result<(), KmsError> {
     if specs::is_symmetric(key) {
         Ok(())
     } else if key.key_usage == "ENCRYPT_DECRYPT" {

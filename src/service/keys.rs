@@ -209,7 +209,7 @@ impl KeyService {
                 "KeyUsage {usage} is not compatible with KeySpec {spec}"
             )));
         }
-        if !specs::served(spec, usage) {
+        if !specs::served(spec) {
             return Err(KmsError::new(
                 ErrorKind::UnsupportedOperation,
                 format!("keyward does not create {spec} keys with KeyUsage {usage}"),

@@ -234,8 +234,10 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        let asymmetric = matches!(key.key_usage.as_str(), "SIGN_VERIFY" | "KEY_AGREEMENT")
-            || (key.key_usage == "ENCRYPT_DECRYPT" && !specs::is_symmetric(&key));
+        let asymmetric = matches!(
+            key.key_usage.as_str(),
+            "SIGN_VERIFY" | "KEY_AGREEMENT" | "ENCAPSULATE_DECAPSULATE"
+        ) || (key.key_usage == "ENCRYPT_DECRYPT" && !specs::is_symmetric(&key));
         if !asymmetric {
             return Err(KmsError::new(ErrorKind::UnsupportedOperation, ""));
         }

@@ -25,15 +25,10 @@ pub(super) fn usages(spec: KeySpec) -> &'static [KeyUsage] {
     }
 }
 
-/// Whether keyward creates keys of `spec` with `usage` (SM2 is offered by
-/// AWS only in its China Regions; key agreement and ML-KEM keys are not
-/// served yet).
-pub(super) fn served(spec: KeySpec, usage: KeyUsage) -> bool {
-    !matches!(spec, KeySpec::Sm2)
-        && !matches!(
-            usage,
-            KeyUsage::KeyAgreement | KeyUsage::EncapsulateDecapsulate
-        )
+/// Whether keyward creates keys of `spec` (SM2 is offered by AWS only in
+/// its China Regions).
+pub(super) fn served(spec: KeySpec) -> bool {
+    spec != KeySpec::Sm2
 }
 
 /// The algorithm lists of a key, as KeyMetadata and GetPublicKey show

@@ -164,6 +164,14 @@ def test_every_response_holds_only_members_aws_declares(server):
     mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
     mac = kms.generate_mac(KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
     kms.verify_mac(KeyId=mac_key, Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")
+    ecdh = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
+    kms.derive_shared_secret(KeyId=ecdh, KeyAgreementAlgorithm="ECDH", PublicKey=kms.get_public_key(KeyId=signer)["PublicKey"])
+    kem = kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyMetadata"]["KeyId"]
+    ct = kms.encapsulate(KeyId=kem, EncapsulationAlgorithm="ML_KEM")["SharedSecretCiphertextBlob"]
+    kms.decapsulate(KeyId=kem, EncapsulationAlgorithm="ML_KEM", SharedSecretCiphertextBlob=ct)
+    kms.generate_data_key_pair(KeyId=key, KeyPairSpec="ECC_NIST_P256")
+    kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="ECC_NIST_P256")
+    kms.get_public_key(KeyId=signer)
     assert set(seen) == set(KEYWARD), f"operations the tour did not reach: {set(KEYWARD) - set(seen)}"
     for operation, body in seen.items():
         shape = BOTOCORE_KMS.operation_model(operation).output_shape
