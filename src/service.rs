@@ -120,6 +120,9 @@ pub struct KeyService {
     records: RwLock<HashMap<String, KeyRecord>>,
     /// Sealed key material by (key id, version): immutable once written.
     sealed: RwLock<SealedCache>,
+    /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
+    /// public, immutable, and costly to derive from the private key.
+    public_keys: RwLock<SealedCache>,
     /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
     /// so only the caller's IAM policies decide.
     no_key_policy: Arc<CompiledPolicy>,
@@ -227,6 +230,7 @@ impl KeyService {
             tables: RwLock::new(HashMap::new()),
             records: RwLock::new(HashMap::new()),
             sealed: RwLock::new(HashMap::new()),
+            public_keys: RwLock::new(HashMap::new()),
             anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
             audit_path: dir.audit_log(),
             usage: Mutex::new(None),

@@ -269,20 +269,6 @@ pub fn sign(
 }
 
 /// Whether `signature` is a valid signature of `message` (or of a digest)
-/// under the public key of `material`.
-pub fn verify(
-    spec: &str,
-    algorithm: &str,
-    material: &KeyMaterial,
-    message: &[u8],
-    kind: Message,
-    signature_bytes: &[u8],
-) -> Result<bool, CryptoError> {
-    let public = public_key(spec, material)?;
-    verify_public(spec, algorithm, &public, message, kind, signature_bytes)
-}
-
-/// Whether `signature` is a valid signature of `message` (or of a digest)
 /// under `public`, a DER SubjectPublicKeyInfo of a `spec` key.
 pub fn verify_public(
     spec: &str,

@@ -208,6 +208,10 @@ impl KeyService {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(k, _), _| k != key_id);
+        self.public_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _), _| k != key_id);
         self.forget(key_id);
         Ok(())
     }

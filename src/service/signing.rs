@@ -215,6 +215,33 @@ fn check_mac(key: &KeyRecord, operation: &str, algorithm: MacAlgorithm) -> Resul
 }
 
 impl KeyService {
+    /// The public key of the key's current version, derived once from its
+    /// private key (which the permit opens) and then kept.
+    pub(super) fn public_key(
+        &self,
+        permit: &crate::eval::Permit,
+        key: &KeyRecord,
+    ) -> Result<std::sync::Arc<Vec<u8>>, KmsError> {
+        let id = (key.key_id.clone(), key.current_version);
+        if let Some(p) = self
+            .public_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(p.clone());
+        }
+        let material = self.material(permit, key, key.current_version)?;
+        let public = std::sync::Arc::new(
+            asymmetric::public_key(&key.key_spec, &material).map_err(crypto_failed)?,
+        );
+        self.public_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, public.clone());
+        Ok(public)
+    }
+
     pub(super) fn get_public_key(
         &self,
         call: &mut Call<'_>,
@@ -241,10 +268,9 @@ impl KeyService {
         if !asymmetric {
             return Err(KmsError::new(ErrorKind::UnsupportedOperation, ""));
         }
-        let material = self.material(&permit, &key, key.current_version)?;
-        let public = asymmetric::public_key(&key.key_spec, &material).map_err(crypto_failed)?;
+        let public = self.public_key(&permit, &key)?;
         Ok(GetPublicKeyResponse {
-            public_key: B64.encode(public),
+            public_key: B64.encode(public.as_slice()),
             customer_master_key_spec: specs::has_customer_master_key_spec(&key.key_spec)
                 .then(|| key.key_spec.clone()),
             algorithms: specs::algorithms(&key),
@@ -318,11 +344,11 @@ impl KeyService {
         if input.dry_run == Some(true) {
             return Err(KmsError::dry_run());
         }
-        let material = self.material(&permit, &key, key.current_version)?;
-        let valid = asymmetric::verify(
+        let public = self.public_key(&permit, &key)?;
+        let valid = asymmetric::verify_public(
             &key.key_spec,
             algorithm.as_str(),
-            &material,
+            &public,
             message.expose(),
             kind,
             &input.signature.0,
