@@ -19,16 +19,13 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from conftest import ACCOUNT, IDENTITIES
 
-try:
-    from cryptography.hazmat.primitives.asymmetric import mldsa
-except ImportError:  # older `cryptography`: ML-DSA is then only round-tripped
-    mldsa = None
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 MESSAGE = b"keyward e2e: the quick brown fox jumps over the lazy dog"
 RSA_SIGNING = [
@@ -92,12 +89,7 @@ def flip(data, index=-1):
 def verify_offline(public_der, spec, algorithm, signature, message=MESSAGE, prehashed=False):
     """Raises InvalidSignature unless `signature` is valid for `message`."""
     if spec.startswith("ML_DSA"):
-        if mldsa is None:
-            pytest.skip("this `cryptography` has no ML-DSA")
-        try:
-            key = serialization.load_der_public_key(public_der)
-        except UnsupportedAlgorithm:
-            pytest.skip("this `cryptography`/OpenSSL cannot load ML-DSA keys")
+        key = serialization.load_der_public_key(public_der)
         expected = {"ML_DSA_44": mldsa.MLDSA44PublicKey, "ML_DSA_65": mldsa.MLDSA65PublicKey,
                     "ML_DSA_87": mldsa.MLDSA87PublicKey}[spec]
         assert isinstance(key, expected), type(key)
