@@ -21,6 +21,7 @@
 
 pub mod asymmetric;
 pub mod blob;
+mod ed25519ph;
 pub mod kem;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

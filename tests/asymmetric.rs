@@ -242,3 +242,36 @@ fn full_len(spec: &str) -> usize {
         _ => 64,
     }
 }
+
+/// RFC 8032 §7.3, the Ed25519ph vector ("abc", empty context): AWS KMS's
+/// ED25519_PH_SHA_512 over the SHA-512 digest of the message.
+#[test]
+fn ed25519ph_rfc8032_vector() {
+    let public = hex::decode("ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf")
+        .expect("hex");
+    let mut spki = hex::decode("302a300506032b6570032100").expect("hex");
+    spki.extend(public);
+    let signature = hex::decode(
+        "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41\
+         31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406",
+    )
+    .expect("hex");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, b"abc");
+    let verify = |d: &[u8], s: &[u8]| {
+        asymmetric::verify_public(
+            "ECC_NIST_EDWARDS25519",
+            "ED25519_PH_SHA_512",
+            &spki,
+            d,
+            Message::Digest,
+            s,
+        )
+        .expect("verify")
+    };
+    assert!(verify(digest.as_ref(), &signature));
+    let other = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, b"abd");
+    assert!(!verify(other.as_ref(), &signature));
+    let mut forged = signature.clone();
+    forged[0] ^= 1;
+    assert!(!verify(digest.as_ref(), &forged));
+}

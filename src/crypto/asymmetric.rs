@@ -128,9 +128,10 @@ pub fn digest_of(algorithm: &str) -> Option<&'static digest::Algorithm> {
         "RSASSA_PSS_SHA_384" | "RSASSA_PKCS1_V1_5_SHA_384" | "ECDSA_SHA_384" => {
             Some(&digest::SHA384)
         }
-        "RSASSA_PSS_SHA_512" | "RSASSA_PKCS1_V1_5_SHA_512" | "ECDSA_SHA_512" => {
-            Some(&digest::SHA512)
-        }
+        "RSASSA_PSS_SHA_512"
+        | "RSASSA_PKCS1_V1_5_SHA_512"
+        | "ECDSA_SHA_512"
+        | "ED25519_PH_SHA_512" => Some(&digest::SHA512),
         _ => None,
     }
 }
@@ -252,9 +253,16 @@ pub fn sign(
         .map_err(|_| failed("ECDSA signature"))?;
         return Ok(sig.as_ref().to_vec());
     }
-    if spec == "ECC_NIST_EDWARDS25519" && kind == Message::Raw {
-        let pair = Ed25519KeyPair::from_pkcs8(der).map_err(|_| failed("stored Ed25519 key"))?;
-        return Ok(pair.sign(message).as_ref().to_vec());
+    if spec == "ECC_NIST_EDWARDS25519" {
+        return match (algorithm, kind) {
+            ("ED25519_SHA_512", Message::Raw) => {
+                let pair =
+                    Ed25519KeyPair::from_pkcs8(der).map_err(|_| failed("stored Ed25519 key"))?;
+                Ok(pair.sign(message).as_ref().to_vec())
+            }
+            ("ED25519_PH_SHA_512", Message::Digest) => super::ed25519ph::sign(der, message),
+            _ => Err(failed("Ed25519 algorithm and message type")),
+        };
     }
     if let (Some(alg), Message::Raw) = (ml_dsa(spec), kind) {
         let pair = PqdsaKeyPair::from_pkcs8(alg, der).map_err(|_| failed("stored ML-DSA key"))?;
@@ -278,6 +286,15 @@ pub fn verify_public(
     kind: Message,
     signature_bytes: &[u8],
 ) -> Result<bool, CryptoError> {
+    if (spec, algorithm, kind)
+        == (
+            "ECC_NIST_EDWARDS25519",
+            "ED25519_PH_SHA_512",
+            Message::Digest,
+        )
+    {
+        return super::ed25519ph::verify(public, message, signature_bytes);
+    }
     let verifier: &'static dyn signature::VerificationAlgorithm = if rsa_size(spec).is_some() {
         rsa_verifying(algorithm).ok_or_else(|| failed("RSA signing algorithm"))?
     } else if let Some(v) = ecdsa_verify(spec) {

@@ -157,10 +157,6 @@ fn check_signing(
         )),
         (MessageType::Raw, SigningAlgorithm::Ed25519PhSha512)
         | (MessageType::Digest, SigningAlgorithm::Ed25519Sha512) => Err(incompatible_type()),
-        (MessageType::Digest, SigningAlgorithm::Ed25519PhSha512) => Err(KmsError::new(
-            ErrorKind::UnsupportedOperation,
-            "keyward does not support ED25519_PH_SHA_512",
-        )),
         (MessageType::Digest, SigningAlgorithm::MlDsaShake256) => Err(incompatible_type()),
         (MessageType::Digest, _) => {
             let ok = asymmetric::digest_of(algorithm.as_str())
