@@ -23,6 +23,7 @@ mod key_pairs;
 mod keys;
 mod last_usage;
 mod policies;
+mod reencrypt;
 mod rotation;
 mod rsa;
 mod signing;
@@ -382,7 +383,7 @@ api::operations! {
     "ListResourceTags" => tags::ListResourceTagsRequest, list_resource_tags;
     "ListRetirableGrants" => grants::ListRetirableGrantsRequest, list_retirable_grants;
     "PutKeyPolicy" => policies::PutKeyPolicyRequest, put_key_policy;
-    "ReEncrypt" => cryptographic::ReEncryptRequest, re_encrypt;
+    "ReEncrypt" => reencrypt::ReEncryptRequest, re_encrypt;
     "RetireGrant" => grants::RetireGrantRequest, retire_grant;
     "RevokeGrant" => grants::RevokeGrantRequest, revoke_grant;
     "RotateKeyOnDemand" => rotation::RotateKeyOnDemandRequest, rotate_on_demand;

@@ -548,3 +548,75 @@ fn data_key_pairs_decrypt_to_the_private_key_of_their_public_key() {
         .expect_err("a signing key wraps nothing");
     assert_eq!(err.kind, ErrorKind::InvalidKeyUsage);
 }
+
+#[test]
+fn re_encrypt_moves_data_between_symmetric_and_rsa_keys() {
+    let e = env();
+    let symmetric = call(&e.svc, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let rsa = create(&e.svc, "RSA_3072", "ENCRYPT_DECRYPT", None);
+    let secret = b"a record key, 32 bytes long....!";
+    // Symmetric -> RSA: the result opens with the RSA key.
+    let blob_sym = call(
+        &e.svc,
+        "Encrypt",
+        json!({"KeyId": symmetric, "Plaintext": b64(secret), "EncryptionContext": {"t": "a"}}),
+    )["CiphertextBlob"]
+        .clone();
+    let to_rsa = call(
+        &e.svc,
+        "ReEncrypt",
+        json!({"CiphertextBlob": blob_sym, "SourceEncryptionContext": {"t": "a"},
+               "DestinationKeyId": rsa, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!(
+        to_rsa["DestinationEncryptionAlgorithm"],
+        "RSAES_OAEP_SHA_256"
+    );
+    assert_eq!(to_rsa["SourceEncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
+    assert!(to_rsa.get("DestinationKeyMaterialId").is_none());
+    let opened = call(
+        &e.svc,
+        "Decrypt",
+        json!({"CiphertextBlob": to_rsa["CiphertextBlob"], "KeyId": rsa, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!(blob(&opened["Plaintext"]), secret);
+    // RSA -> symmetric: the source names its key and algorithm.
+    let back = call(
+        &e.svc,
+        "ReEncrypt",
+        json!({"CiphertextBlob": to_rsa["CiphertextBlob"], "SourceKeyId": rsa,
+               "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": symmetric,
+               "DestinationEncryptionContext": {"t": "b"}}),
+    );
+    let opened = call(
+        &e.svc,
+        "Decrypt",
+        json!({"CiphertextBlob": back["CiphertextBlob"], "EncryptionContext": {"t": "b"}}),
+    );
+    assert_eq!(blob(&opened["Plaintext"]), secret);
+    // An RSA destination takes only what fits.
+    let big = call(
+        &e.svc,
+        "Encrypt",
+        json!({"KeyId": symmetric, "Plaintext": b64(&[1u8; 400])}),
+    )["CiphertextBlob"]
+        .clone();
+    let err = e
+        .svc
+        .call(
+            &admin(),
+            "ReEncrypt",
+            &json!({"CiphertextBlob": big, "DestinationKeyId": rsa, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+        )
+        .expect_err("too large");
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (
+            ErrorKind::Validation,
+            "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_3072 cannot encrypt data larger than 342 bytes."
+        )
+    );
+}

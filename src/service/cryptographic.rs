@@ -18,11 +18,11 @@ use super::api::{
     request,
 };
 use super::rotation::material_id;
-use super::rsa::RsaCall;
+use super::rsa::{self, RsaCall};
 use super::specs;
 use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
 
-const CIPHERTEXT: Rule = Rule::Blob {
+pub(super) const CIPHERTEXT: Rule = Rule::Blob {
     min: Some(1),
     max: Some(6144),
 };
@@ -30,10 +30,10 @@ const PLAINTEXT: Rule = Rule::Blob {
     min: Some(1),
     max: Some(4096),
 };
-const ALGORITHM: Rule = Rule::Enum(EncryptionAlgorithm::VALUES);
+pub(super) const ALGORITHM: Rule = Rule::Enum(EncryptionAlgorithm::VALUES);
 const DATA_KEY_SPEC: Rule = Rule::Enum(DataKeySpec::VALUES);
 
-type Context = BTreeMap<String, String>;
+pub(super) type Context = BTreeMap<String, String>;
 
 request! {
     /// Encrypt.
@@ -56,25 +56,6 @@ request! {
         key_id: opt String = "KeyId" KEY_ID,
         encryption_algorithm: opt EncryptionAlgorithm = "EncryptionAlgorithm" ALGORITHM,
         recipient: opt Recipient = "Recipient" RECIPIENT,
-        dry_run: opt bool = "DryRun" Rule::Boolean,
-        dry_run_modifiers: opt Vec<DryRunModifier> = "DryRunModifiers" DRY_RUN_MODIFIERS,
-    }
-}
-
-request! {
-    /// ReEncrypt.
-    ReEncryptRequest {
-        ciphertext_blob: opt Blob = "CiphertextBlob" CIPHERTEXT,
-        source_encryption_context: opt Context = "SourceEncryptionContext" Rule::StringMap,
-        source_key_id: opt String = "SourceKeyId" KEY_ID,
-        destination_key_id: req String = "DestinationKeyId" KEY_ID,
-        destination_encryption_context: opt Context =
-            "DestinationEncryptionContext" Rule::StringMap,
-        source_encryption_algorithm: opt EncryptionAlgorithm =
-            "SourceEncryptionAlgorithm" ALGORITHM,
-        destination_encryption_algorithm: opt EncryptionAlgorithm =
-            "DestinationEncryptionAlgorithm" ALGORITHM,
-        grant_tokens: opt Vec<String> = "GrantTokens" GRANT_TOKENS,
         dry_run: opt bool = "DryRun" Rule::Boolean,
         dry_run_modifiers: opt Vec<DryRunModifier> = "DryRunModifiers" DRY_RUN_MODIFIERS,
     }
@@ -115,7 +96,7 @@ request! {
 }
 
 /// Base64 text of bytes, as a blob member is sent.
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
 
@@ -139,18 +120,6 @@ pub(super) struct DecryptResponse {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ReEncryptResponse {
-    ciphertext_blob: String,
-    source_key_id: String,
-    key_id: String,
-    source_encryption_algorithm: &'static str,
-    destination_encryption_algorithm: &'static str,
-    source_key_material_id: String,
-    destination_key_material_id: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
 pub(super) struct DataKeyResponse {
     ciphertext_blob: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,7 +135,7 @@ pub(super) struct GenerateRandomResponse {
 }
 
 /// The facts of a symmetric cryptographic operation.
-fn crypto_facts(context: &Context, alias: Option<String>, algorithm: bool) -> Facts {
+pub(super) fn crypto_facts(context: &Context, alias: Option<String>, algorithm: bool) -> Facts {
     Facts {
         context: context.clone(),
         alias,
@@ -199,9 +168,14 @@ impl KeyService {
                 alias,
                 algorithm: input.encryption_algorithm,
                 context: &context,
-                dry_run: input.dry_run == Some(true),
+                extra: Vec::new(),
             };
-            let (ct, algorithm) = self.rsa_encrypt(call, id, c, &plaintext)?;
+            let (permit, algorithm) = self.rsa_authorize(call, id, c)?;
+            rsa::check_size(&key, algorithm, &plaintext)?;
+            if input.dry_run == Some(true) {
+                return Err(KmsError::dry_run());
+            }
+            let ct = self.rsa_seal(&permit, &key, algorithm, &plaintext)?;
             return Ok(EncryptResponse {
                 ciphertext_blob: b64(&ct),
                 key_id: key.arn,
@@ -296,9 +270,13 @@ impl KeyService {
                     alias,
                     algorithm: input.encryption_algorithm,
                     context: &context,
-                    dry_run: input.dry_run == Some(true),
+                    extra: Vec::new(),
                 };
-                let (plaintext, algorithm) = self.rsa_decrypt(call, id, c, &ciphertext)?;
+                let (permit, algorithm) = self.rsa_authorize(call, id, c)?;
+                if input.dry_run == Some(true) {
+                    return Err(KmsError::dry_run());
+                }
+                let plaintext = self.rsa_open(&permit, &key, algorithm, &ciphertext)?;
                 return Ok(DecryptResponse {
                     key_id: key.arn,
                     plaintext: b64(plaintext.expose()),
@@ -329,71 +307,6 @@ impl KeyService {
             key_id: key.arn,
             plaintext: b64(plaintext.expose()),
             encryption_algorithm: "SYMMETRIC_DEFAULT",
-        })
-    }
-
-    pub(super) fn re_encrypt(
-        &self,
-        call: &mut Call<'_>,
-        id: &Identity,
-        input: ReEncryptRequest,
-    ) -> Result<ReEncryptResponse, KmsError> {
-        refuse_modifiers(input.dry_run_modifiers.as_deref())?;
-        let ciphertext = required_ciphertext(input.ciphertext_blob)?;
-        let source_context = input.source_encryption_context.unwrap_or_default();
-        let dest_context = input.destination_encryption_context.unwrap_or_default();
-        let (source, source_alias) =
-            self.blob_key(id, &ciphertext, input.source_key_id.as_deref())?;
-        let (dest, dest_alias) = self.resolve(id, &input.destination_key_id, Reach::Named)?;
-        if !specs::is_symmetric(&dest) {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "keyward re-encrypts only under symmetric encryption keys",
-            ));
-        }
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
-        let same = (source.key_id == dest.key_id).to_string();
-        let same_key = |context: &Context, alias| {
-            let mut f = crypto_facts(context, alias, false);
-            f.extra.push((
-                "kms:ReEncryptOnSameKey".into(),
-                ContextValue::One(same.clone()),
-            ));
-            f
-        };
-        let from = self.authorize(
-            call,
-            id,
-            &source,
-            "ReEncryptFrom",
-            Need::Usable,
-            same_key(&source_context, source_alias),
-        )?;
-        let to = self.authorize(
-            call,
-            id,
-            &dest,
-            "ReEncryptTo",
-            Need::Usable,
-            same_key(&dest_context, dest_alias),
-        )?;
-        check_algorithm(&source, input.source_encryption_algorithm)?;
-        check_algorithm(&dest, input.destination_encryption_algorithm)?;
-        if input.dry_run == Some(true) {
-            return Err(KmsError::dry_run());
-        }
-        let (plaintext, version) = self.open_blob(&from, &source, &source_context, &ciphertext)?;
-        let material = self.material(&to, &dest, dest.current_version)?;
-        let ct = blob::encrypt(&material, &dest_context, plaintext.expose())
-            .map_err(|e| KmsError::internal(e.to_string()))?;
-        Ok(ReEncryptResponse {
-            ciphertext_blob: b64(&ct),
-            source_key_material_id: material_id(&source.key_id, version),
-            destination_key_material_id: material_id(&dest.key_id, dest.current_version),
-            source_key_id: source.arn,
-            key_id: dest.arn,
-            source_encryption_algorithm: "SYMMETRIC_DEFAULT",
-            destination_encryption_algorithm: "SYMMETRIC_DEFAULT",
         })
     }
 
@@ -529,7 +442,7 @@ struct DataKeyRequest {
     dry_run: bool,
 }
 
-fn required_ciphertext(blob: Option<Blob>) -> Result<Vec<u8>, KmsError> {
+pub(super) fn required_ciphertext(blob: Option<Blob>) -> Result<Vec<u8>, KmsError> {
     blob.map(|b| b.0).ok_or_else(|| {
         KmsError::validation(
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
@@ -570,7 +483,7 @@ pub(super) fn symmetric_only(key: &KeyRecord, operation: &str) -> Result<(), Kms
 
 /// A dry run that ignores the ciphertext is not one keyward can run: it
 /// finds the key through the ciphertext.
-fn refuse_modifiers(modifiers: Option<&[DryRunModifier]>) -> Result<(), KmsError> {
+pub(super) fn refuse_modifiers(modifiers: Option<&[DryRunModifier]>) -> Result<(), KmsError> {
     match modifiers {
         Some(m) if !m.is_empty() => Err(KmsError::new(
             ErrorKind::UnsupportedOperation,
@@ -581,7 +494,7 @@ fn refuse_modifiers(modifiers: Option<&[DryRunModifier]>) -> Result<(), KmsError
 }
 
 /// A symmetric key takes only SYMMETRIC_DEFAULT.
-fn check_algorithm(
+pub(super) fn check_algorithm(
     key: &KeyRecord,
     algorithm: Option<EncryptionAlgorithm>,
 ) -> Result<(), KmsError> {

@@ -1,24 +1,27 @@
-//! Encrypt and Decrypt under RSA keys (RSAES-OAEP with SHA-1 or SHA-256):
-//! no envelope, no encryption context, a plaintext bounded by the key size.
+//! Encrypt, Decrypt and ReEncrypt under RSA keys (RSAES-OAEP with SHA-1 or
+//! SHA-256): no envelope, no encryption context, a plaintext bounded by
+//! the key size.
 
 use std::collections::BTreeMap;
 
 use crate::crypto::{Secret, asymmetric};
-use crate::eval::ContextValue;
+use crate::eval::{ContextValue, Permit};
 use crate::store::KeyRecord;
 
 use super::api::enums::{EncryptionAlgorithm, KeyUsage};
 use super::specs;
 use super::{Call, Facts, Identity, KeyService, KmsError, Need};
 
-/// An asymmetric Encrypt or Decrypt, decoded.
+/// One side of an asymmetric Encrypt, Decrypt or ReEncrypt, decoded.
 pub(super) struct RsaCall<'a> {
+    /// The action authorized (`Encrypt`, `ReEncryptFrom`, ...).
     pub operation: &'static str,
     pub key: &'a KeyRecord,
     pub alias: Option<String>,
     pub algorithm: Option<EncryptionAlgorithm>,
     pub context: &'a BTreeMap<String, String>,
-    pub dry_run: bool,
+    /// Further request facts (`kms:ReEncryptOnSameKey`).
+    pub extra: Vec<(String, ContextValue)>,
 }
 
 impl RsaCall<'_> {
@@ -39,86 +42,80 @@ impl RsaCall<'_> {
         }
         Ok(algorithm)
     }
-
-    fn facts(&self, algorithm: &str) -> Facts {
-        Facts {
-            alias: self.alias.clone(),
-            extra: vec![(
-                "kms:EncryptionAlgorithm".into(),
-                ContextValue::One(algorithm.into()),
-            )],
-            ..Facts::default()
-        }
-    }
 }
 
 impl KeyService {
-    /// RSA-OAEP encryption: the ciphertext and the algorithm used.
-    pub(super) fn rsa_encrypt(
+    /// Authorizes one side of an asymmetric call and checks its algorithm:
+    /// the permit and the OAEP algorithm.
+    pub(super) fn rsa_authorize(
         &self,
         call: &mut Call<'_>,
         id: &Identity,
         c: RsaCall<'_>,
-        plaintext: &Secret,
-    ) -> Result<(Vec<u8>, &'static str), KmsError> {
+    ) -> Result<(Permit, &'static str), KmsError> {
         let requested = c.algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
-        let permit = self.authorize(
-            call,
-            id,
-            c.key,
-            c.operation,
-            Need::Usable,
-            c.facts(requested.as_str()),
-        )?;
+        let mut extra = vec![(
+            "kms:EncryptionAlgorithm".to_owned(),
+            ContextValue::One(requested.as_str().into()),
+        )];
+        extra.extend(c.extra.iter().cloned());
+        let facts = Facts {
+            alias: c.alias.clone(),
+            extra,
+            ..Facts::default()
+        };
+        let permit = self.authorize(call, id, c.key, c.operation, Need::Usable, facts)?;
         let algorithm = c.algorithm()?;
         call.effective.push(("EncryptionAlgorithm", algorithm));
-        let spec = c.key.key_spec.as_str();
-        let limit = asymmetric::max_oaep_plaintext(spec, algorithm).unwrap_or(0);
-        if plaintext.len() > limit {
-            return Err(KmsError::validation(format!(
-                "Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {limit} bytes."
-            )));
-        }
-        if c.dry_run {
-            return Err(KmsError::dry_run());
-        }
-        let material = self.material(&permit, c.key, c.key.current_version)?;
-        let ct = asymmetric::rsa_encrypt(spec, algorithm, &material, plaintext.expose())
-            .map_err(|e| KmsError::internal(e.to_string()))?;
-        Ok((ct, algorithm))
+        Ok((permit, algorithm))
     }
 
-    /// RSA-OAEP decryption: the plaintext and the algorithm used. A
-    /// ciphertext that does not open is AWS's InvalidCiphertextException.
-    pub(super) fn rsa_decrypt(
+    /// RSA-OAEP encryption, refusing a plaintext over AWS's limit.
+    pub(super) fn rsa_seal(
         &self,
-        call: &mut Call<'_>,
-        id: &Identity,
-        c: RsaCall<'_>,
+        permit: &Permit,
+        key: &KeyRecord,
+        algorithm: &str,
+        plaintext: &Secret,
+    ) -> Result<Vec<u8>, KmsError> {
+        check_size(key, algorithm, plaintext)?;
+        let material = self.material(permit, key, key.current_version)?;
+        asymmetric::rsa_encrypt(&key.key_spec, algorithm, &material, plaintext.expose())
+            .map_err(|e| KmsError::internal(e.to_string()))
+    }
+
+    /// RSA-OAEP decryption. A ciphertext that does not open is AWS's
+    /// InvalidCiphertextException.
+    pub(super) fn rsa_open(
+        &self,
+        permit: &Permit,
+        key: &KeyRecord,
+        algorithm: &str,
         ciphertext: &[u8],
-    ) -> Result<(Secret, &'static str), KmsError> {
-        let requested = c.algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
-        let permit = self.authorize(
-            call,
-            id,
-            c.key,
-            c.operation,
-            Need::Usable,
-            c.facts(requested.as_str()),
-        )?;
-        let algorithm = c.algorithm()?;
-        call.effective.push(("EncryptionAlgorithm", algorithm));
-        if c.dry_run {
-            return Err(KmsError::dry_run());
-        }
-        let material = self.material(&permit, c.key, c.key.current_version)?;
-        asymmetric::rsa_decrypt(&c.key.key_spec, algorithm, &material, ciphertext)
+    ) -> Result<Secret, KmsError> {
+        let material = self.material(permit, key, key.current_version)?;
+        asymmetric::rsa_decrypt(&key.key_spec, algorithm, &material, ciphertext)
             .map_err(|e| KmsError::internal(e.to_string()))?
-            .map(|p| (p, algorithm))
             .ok_or_else(|| {
                 KmsError::invalid_ciphertext(format!(
                     "the ciphertext does not open under {algorithm} with this key"
                 ))
             })
     }
+}
+
+/// AWS's ValidationException for a plaintext RSA-OAEP cannot take.
+pub(super) fn check_size(
+    key: &KeyRecord,
+    algorithm: &str,
+    plaintext: &Secret,
+) -> Result<(), KmsError> {
+    let spec = key.key_spec.as_str();
+    let limit = asymmetric::max_oaep_plaintext(spec, algorithm).unwrap_or(0);
+    if plaintext.len() > limit {
+        return Err(KmsError::validation(format!(
+            "Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {limit} bytes."
+        )));
+    }
+    Ok(())
 }
