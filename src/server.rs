@@ -334,7 +334,9 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-        .body(Body::from(state.metrics.render()))
+        .body(Body::from(
+            state.metrics.render() + &state.service.quota_metrics(),
+        ))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

@@ -23,6 +23,7 @@ mod key_pairs;
 mod keys;
 mod last_usage;
 mod policies;
+pub mod quota;
 mod reencrypt;
 mod rotation;
 mod rsa;
@@ -132,6 +133,8 @@ pub struct KeyService {
     audit_path: PathBuf,
     /// Each key's last use, read from the audit log when first asked for.
     usage: Mutex<Option<last_usage::UsageIndex>>,
+    /// Request quotas (off unless the server turns them on).
+    quotas: quota::Quotas,
 }
 
 /// Sealed key material by (key id, version).
@@ -148,6 +151,10 @@ struct Call<'a> {
     /// Request members the call used at their default values, which the
     /// audit record shows (e.g. `MessageType: RAW`).
     effective: Vec<(&'static str, &'static str)>,
+    /// Whether the call has been charged to a quota.
+    charged: bool,
+    /// When the call arrived.
+    started: std::time::Instant,
     /// The record written with the call's change, if it made one.
     recorded: Option<u64>,
     resources: Vec<(String, String)>,
@@ -235,11 +242,48 @@ impl KeyService {
             anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
             audit_path: dir.audit_log(),
             usage: Mutex::new(None),
+            quotas: quota::Quotas::off(),
             no_key_policy: Arc::new(compile_key_policy(
                 "none",
                 r#"{"Version": "2012-10-17", "Statement": []}"#,
             )?),
         })
+    }
+
+    /// Enforces request quotas.
+    pub fn with_quotas(mut self, quotas: quota::Quotas) -> KeyService {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The quotas' metrics (Prometheus text).
+    pub fn quota_metrics(&self) -> String {
+        self.quotas.render()
+    }
+
+    /// Charges the call to its account's quota once: an operation's own
+    /// family before it runs, a cryptographic operation's family (by the
+    /// kind of key it uses) when its key is known.
+    fn charge(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        key_spec: Option<&str>,
+    ) -> Result<(), KmsError> {
+        if call.charged {
+            return Ok(());
+        }
+        let Some(family) = quota::family_of(call.event, key_spec) else {
+            return Ok(());
+        };
+        call.charged = true;
+        let account = id.caller.account.as_ref().map_or("", |a| a.0.as_str());
+        self.quotas.take_at(
+            account,
+            self.caller_region(id).as_str(),
+            family,
+            call.started,
+        )
     }
 
     /// Replaces the clock (tests move time forward).
@@ -295,11 +339,17 @@ impl KeyService {
             event_id: fields::request_uuid(),
             request_id: fields::request_uuid(),
             effective: Vec::new(),
+            charged: false,
+            started: std::time::Instant::now(),
             recorded: None,
             resources: Vec::new(),
             decisions: Vec::new(),
         };
-        let result = if input.is_object() {
+        let result = if !quota::is_cryptographic(operation)
+            && let Err(e) = self.charge(&mut call, id, None)
+        {
+            Err(e)
+        } else if input.is_object() {
             self.dispatch(&mut call, id)
         } else {
             Err(KmsError::new(

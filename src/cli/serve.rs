@@ -46,6 +46,57 @@ pub(super) struct ServeArgs {
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Request quotas per account and Region: `aws` (AWS KMS's default
+    /// rates), `off`, or a TOML file whose `[rates]` table sets families'
+    /// requests per second (the others keep AWS's rates).
+    #[arg(long, default_value = "aws")]
+    quotas: String,
+    /// Multiplies AWS's default rates (0.01 to try throttling locally).
+    #[arg(long, default_value_t = 1.0)]
+    quota_scale: f64,
+}
+
+/// The quota limits `--quotas` and `--quota-scale` ask for.
+fn quota_limits(a: &ServeArgs) -> miette::Result<Option<keyward::service::quota::Limits>> {
+    use keyward::service::quota::Limits;
+    if !(a.quota_scale.is_finite() && a.quota_scale > 0.0) {
+        miette::bail!("--quota-scale must be a positive number");
+    }
+    let mut limits = Limits::scaled(a.quota_scale);
+    match a.quotas.as_str() {
+        "off" => return Ok(None),
+        "aws" => {}
+        path => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| miette::miette!("--quotas {path}: {e}"))?;
+            let doc: toml::Table =
+                toml::from_str(&text).map_err(|e| miette::miette!("--quotas {path}: {e}"))?;
+            for key in doc.keys() {
+                if key != "rates" {
+                    miette::bail!(
+                        "--quotas {path}: unknown table `{key}`; the file has one table, [rates]"
+                    );
+                }
+            }
+            let rates = doc
+                .get("rates")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            for (family, rate) in rates {
+                let rate = rate
+                    .as_float()
+                    .or_else(|| rate.as_integer().map(|n| n as f64))
+                    .ok_or_else(|| {
+                        miette::miette!("--quotas {path}: the rate of `{family}` must be a number")
+                    })?;
+                limits
+                    .set(&family, rate)
+                    .map_err(|e| miette::miette!("--quotas {path}: {e}"))?;
+            }
+        }
+    }
+    Ok(Some(limits))
 }
 
 pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
@@ -80,7 +131,9 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         .or(config.regions.first())
         .map(|r| r.to_string())
         .unwrap_or_default();
+    let limits = quota_limits(&a)?;
     let (service, identities, startup) = server::prepare(&config)?;
+    let service = service.with_quotas(keyward::service::quota::Quotas::new(limits));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -314,6 +314,7 @@ impl KeyService {
         need: Need,
         facts: Facts,
     ) -> Result<Permit, KmsError> {
+        self.charge(call, id, Some(&key.key_spec))?;
         let action = Action::from_operation(action)
             .ok_or_else(|| KmsError::internal(format!("no action {action}")))?;
         let tables = self.key_tables(key)?;
@@ -344,6 +345,7 @@ impl KeyService {
         action: &str,
         facts: Facts,
     ) -> Result<(), KmsError> {
+        self.charge(call, id, None)?;
         let action = Action::from_operation(action)
             .ok_or_else(|| KmsError::internal(format!("no action {action}")))?;
         let table = DecisionTable::from_parts(

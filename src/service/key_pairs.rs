@@ -131,6 +131,7 @@ impl KeyService {
         } else {
             "GenerateDataKeyPairWithoutPlaintext"
         };
+        self.charge(call, id, Some(&input.spec))?;
         let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let permit = self.authorize(
