@@ -146,6 +146,25 @@ impl KeyService {
         Ok(key)
     }
 
+    /// The key a cryptographic request names, authorized for `operation`
+    /// on a usable key: resolve the `KeyId`, check the grant tokens,
+    /// authorize with the request's facts (which may name the alias used).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn authorized_use(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        key_id: &str,
+        grant_tokens: Option<&[String]>,
+        operation: &str,
+        facts: impl FnOnce(Option<String>) -> Facts,
+    ) -> Result<(KeyRecord, Permit), KmsError> {
+        let (key, alias) = self.resolve(id, key_id, Reach::Named)?;
+        self.check_grant_tokens(grant_tokens)?;
+        let permit = self.authorize(call, id, &key, operation, Need::Usable, facts(alias))?;
+        Ok((key, permit))
+    }
+
     /// The key `key_id` of `scope`, through the record cache.
     pub(super) fn load_key(
         &self,

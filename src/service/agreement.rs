@@ -8,12 +8,11 @@ use serde::Serialize;
 use crate::crypto::kem;
 use crate::eval::ContextValue;
 
-use super::access::Reach;
 use super::api::enums::KeyUsage;
 use super::api::types::{Blob, Recipient};
 use super::api::{GRANT_TOKENS, KEY_ID, RECIPIENT, Rule, request};
 use super::specs;
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError};
 
 request! {
     /// DeriveSharedSecret.
@@ -92,15 +91,13 @@ impl KeyService {
                 "keyward does not support the Recipient parameter (Nitro Enclaves attestation)",
             ));
         }
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "DeriveSharedSecret",
-            Need::Usable,
-            Facts {
+            |alias| Facts {
                 alias,
                 extra: vec![(
                     "kms:KeyAgreementAlgorithm".into(),
@@ -134,15 +131,13 @@ impl KeyService {
         id: &Identity,
         input: EncapsulateRequest,
     ) -> Result<EncapsulateResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "Encapsulate",
-            Need::Usable,
-            Facts {
+            |alias| Facts {
                 alias,
                 ..Facts::default()
             },
@@ -168,15 +163,13 @@ impl KeyService {
         id: &Identity,
         input: DecapsulateRequest,
     ) -> Result<DecapsulateResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "Decapsulate",
-            Need::Usable,
-            Facts {
+            |alias| Facts {
                 alias,
                 ..Facts::default()
             },

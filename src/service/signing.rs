@@ -9,12 +9,11 @@ use crate::crypto::asymmetric::{self, Message};
 use crate::eval::ContextValue;
 use crate::store::KeyRecord;
 
-use super::access::Reach;
 use super::api::enums::{KeyUsage, MacAlgorithm, MessageType, SigningAlgorithm};
 use super::api::types::{Blob, SecretBlob};
 use super::api::{GRANT_TOKENS, KEY_ID, Rule, request};
 use super::specs::{self, Algorithms};
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need};
+use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError};
 
 const MESSAGE: Rule = Rule::Blob {
     min: Some(1),
@@ -244,15 +243,13 @@ impl KeyService {
         id: &Identity,
         input: GetPublicKeyRequest,
     ) -> Result<GetPublicKeyResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "GetPublicKey",
-            Need::Usable,
-            Facts {
+            |alias| Facts {
                 alias,
                 ..Facts::default()
             },
@@ -282,17 +279,15 @@ impl KeyService {
         id: &Identity,
         input: SignRequest,
     ) -> Result<SignResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let kind = input.message_type.unwrap_or(MessageType::Raw);
         let algorithm = input.signing_algorithm;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "Sign",
-            Need::Usable,
-            signing_facts(alias, algorithm, kind),
+            |alias| signing_facts(alias, algorithm, kind),
         )?;
         call.effective.push(("MessageType", kind.as_str()));
         let message = input.message.0;
@@ -322,17 +317,15 @@ impl KeyService {
         id: &Identity,
         input: VerifyRequest,
     ) -> Result<VerifyResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let kind = input.message_type.unwrap_or(MessageType::Raw);
         let algorithm = input.signing_algorithm;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "Verify",
-            Need::Usable,
-            signing_facts(alias, algorithm, kind),
+            |alias| signing_facts(alias, algorithm, kind),
         )?;
         call.effective.push(("MessageType", kind.as_str()));
         let message = input.message.0;
@@ -366,16 +359,14 @@ impl KeyService {
         id: &Identity,
         input: GenerateMacRequest,
     ) -> Result<GenerateMacResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let algorithm = input.mac_algorithm;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "GenerateMac",
-            Need::Usable,
-            mac_facts(alias, algorithm),
+            |alias| mac_facts(alias, algorithm),
         )?;
         check_mac(&key, "GenerateMac", algorithm)?;
         if input.dry_run == Some(true) {
@@ -397,16 +388,14 @@ impl KeyService {
         id: &Identity,
         input: VerifyMacRequest,
     ) -> Result<VerifyMacResponse, KmsError> {
-        let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
-        self.check_grant_tokens(input.grant_tokens.as_deref())?;
         let algorithm = input.mac_algorithm;
-        let permit = self.authorize(
+        let (key, permit) = self.authorized_use(
             call,
             id,
-            &key,
+            &input.key_id,
+            input.grant_tokens.as_deref(),
             "VerifyMac",
-            Need::Usable,
-            mac_facts(alias, algorithm),
+            |alias| mac_facts(alias, algorithm),
         )?;
         check_mac(&key, "VerifyMac", algorithm)?;
         if input.dry_run == Some(true) {
