@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::catalog::Action;
 use crate::crypto;
@@ -116,6 +116,32 @@ request! {
 pub(super) struct CreateGrantResponse {
     grant_token: String,
     grant_id: String,
+}
+
+/// A `GrantListEntry`: a grant as ListGrants and ListRetirableGrants show
+/// it, and as the store keeps it.
+#[derive(Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GrantListEntry {
+    key_id: String,
+    grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    creation_date: i64,
+    grantee_principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retiring_principal: Option<String>,
+    issuing_account: String,
+    operations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    constraints: Option<Constraints>,
+}
+
+/// A stored grant document as an entry; one that does not read is an
+/// internal error, never a silently missing grant.
+fn entry(g: &GrantRecord) -> Result<GrantListEntry, KmsError> {
+    serde_json::from_str(&g.document)
+        .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))
 }
 
 fn unsupported_service_principal() -> KmsError {
@@ -361,16 +387,12 @@ impl KeyService {
     pub(super) fn grant_entries(
         &self,
         key: &KeyRecord,
-    ) -> Result<Vec<(GrantRecord, Value)>, KmsError> {
-        Ok(self
-            .store
+    ) -> Result<Vec<(GrantRecord, GrantListEntry)>, KmsError> {
+        self.store
             .grants(key)?
             .into_iter()
-            .map(|g| {
-                let d: Value = serde_json::from_str(&g.document).unwrap_or(Value::Null);
-                (g, d)
-            })
-            .collect())
+            .map(|g| entry(&g).map(|d| (g, d)))
+            .collect()
     }
 
     pub(super) fn list_grants(
@@ -378,7 +400,7 @@ impl KeyService {
         call: &mut Call<'_>,
         id: &Identity,
         input: ListGrantsRequest,
-    ) -> Result<Page<Value>, KmsError> {
+    ) -> Result<Page<GrantListEntry>, KmsError> {
         if input.grantee_service_principal.is_some() {
             return Err(unsupported_service_principal());
         }
@@ -390,9 +412,7 @@ impl KeyService {
             .into_iter()
             .filter(|(g, d)| {
                 grant_id.is_none_or(|w| w == g.grant_id)
-                    && grantee.is_none_or(|w| {
-                        d.get("GranteePrincipal").and_then(Value::as_str) == Some(w)
-                    })
+                    && grantee.is_none_or(|w| d.grantee_principal == w)
             })
             .map(|(_, d)| d)
             .collect();
@@ -404,7 +424,7 @@ impl KeyService {
         call: &mut Call<'_>,
         id: &Identity,
         input: ListRetirableGrantsRequest,
-    ) -> Result<Page<Value>, KmsError> {
+    ) -> Result<Page<GrantListEntry>, KmsError> {
         if input.retiring_service_principal.is_some() {
             return Err(unsupported_service_principal());
         }
@@ -426,8 +446,8 @@ impl KeyService {
             .store
             .retirable_grants(self.caller_region(id), &who)?
             .into_iter()
-            .filter_map(|g| serde_json::from_str::<Value>(&g.document).ok())
-            .collect();
+            .map(|g| entry(&g))
+            .collect::<Result<Vec<_>, _>>()?;
         paginate("Grants", items, input.limit, input.marker.as_deref())
     }
 
@@ -437,7 +457,7 @@ impl KeyService {
         &self,
         id: &Identity,
         input: &RetireGrantRequest,
-    ) -> Result<(KeyRecord, GrantRecord, Value), KmsError> {
+    ) -> Result<(KeyRecord, GrantRecord, GrantListEntry), KmsError> {
         if let Some(token) = &input.grant_token {
             let invalid = || {
                 KmsError::new(
@@ -452,7 +472,7 @@ impl KeyService {
             let key = self
                 .resolve_blob_key(id, &g.key_id)
                 .map_err(|_| invalid())?;
-            let d = serde_json::from_str(&g.document).unwrap_or(Value::Null);
+            let d = entry(&g)?;
             return Ok((key, g, d));
         }
         let (Some(key_id), Some(grant_id)) = (&input.key_id, &input.grant_id) else {
@@ -481,21 +501,18 @@ impl KeyService {
     ) -> Result<Empty, KmsError> {
         let (key, g, d) = self.find_grant(id, &input)?;
         let caller_arns: Vec<&str> = id.caller.arns().collect();
-        let is = |field: &str| {
-            d.get(field)
-                .and_then(Value::as_str)
-                .is_some_and(|v| caller_arns.contains(&v))
-        };
-        let grantee_may = is("GranteePrincipal")
-            && d.get("Operations")
-                .and_then(Value::as_array)
-                .is_some_and(|ops| ops.iter().any(|o| o == "RetireGrant"));
+        let is = |principal: Option<&str>| principal.is_some_and(|v| caller_arns.contains(&v));
+        let grantee_may =
+            is(Some(&d.grantee_principal)) && d.operations.iter().any(|o| o == "RetireGrant");
         let in_key_account = id
             .caller
             .account
             .as_ref()
             .is_some_and(|a| *a == key.scope.account);
-        if is("RetiringPrincipal") || grantee_may || (in_key_account && id.caller.is_root()) {
+        if is(d.retiring_principal.as_deref())
+            || grantee_may
+            || (in_key_account && id.caller.is_root())
+        {
             call.resources
                 .push((key.scope.account.0.clone(), key.arn.clone()));
         } else if in_key_account {
