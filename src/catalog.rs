@@ -5,6 +5,7 @@
 //! resources, and condition keys for AWS Key Management Service") and the
 //! KMS Developer Guide's "AWS KMS condition keys" and "Grants" pages.
 
+mod groups;
 mod keys;
 
 use std::fmt;
@@ -85,69 +86,6 @@ pub const CROSS_ACCOUNT: &[&str] = &[
     "VerifyMac",
 ];
 
-const BASIC: &[&str] = &["kms:CallerAccount", "kms:ViaService"];
-const CALLER: &[&str] = &["kms:CallerAccount"];
-const NONE: &[&str] = &[];
-const CRYPTO: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const CRYPTO_ATTESTED: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:RecipientAttestation:",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const PAIR: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:DataKeyPairSpec",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const PAIR_ATTESTED: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:DataKeyPairSpec",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:RecipientAttestation:",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const REENCRYPT: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:ReEncryptOnSameKey",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const MAC: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:MacAlgorithm",
-    "kms:RequestAlias",
-    "kms:ViaService",
-];
-const SIGN: &[&str] = &[
-    "kms:CallerAccount",
-    "kms:MessageType",
-    "kms:RequestAlias",
-    "kms:SigningAlgorithm",
-    "kms:ViaService",
-];
-const ALIASED: &[&str] = &["kms:CallerAccount", "kms:RequestAlias", "kms:ViaService"];
-
 const fn action(
     name: &'static str,
     access: Access,
@@ -176,6 +114,7 @@ const fn with_context(mut a: ActionInfo) -> ActionInfo {
 
 use Access::*;
 use ResourceKind::{Key as K, None as Star};
+use groups::*;
 
 /// Every AWS KMS action, in alphabetical order.
 pub static ACTIONS: &[ActionInfo] = &[
