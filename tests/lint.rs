@@ -104,6 +104,32 @@ fn clean_policies_have_no_findings() {
     }
 }
 
+/// Each `policies/lint/negative/KWnnn-*.json` is a policy the rule must
+/// not report: the noise real policies showed (a negated `IfExists` in a
+/// data-perimeter deny, the other services' statements of an IAM policy).
+#[test]
+fn negative_cases_do_not_fire_their_rule() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies/lint/negative");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("policies/lint/negative") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let code = name.split('-').next().unwrap_or_default().to_owned();
+        let r = report_for(&path, &Config::default());
+        assert!(
+            r.findings.iter().all(|f| f.code != code),
+            "{name}: {code} fired: {:?}",
+            r.findings
+        );
+        seen += 1;
+    }
+    assert!(seen >= 2);
+}
+
 #[test]
 fn did_you_mean() {
     let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",

@@ -9,7 +9,10 @@ pub const RULE: RuleInfo = RuleInfo {
     name: "if-exists-in-deny",
     category: Category::Warning,
     summary: "An `...IfExists` condition in a `Deny` silently passes when the key is missing.",
-    what: "Reports `IfExists` operators in `Deny` statements.",
+    what: "Reports non-negated `IfExists` operators in `Deny` statements. A negated operator \
+           (`StringNotEqualsIfExists`, `ArnNotLikeIfExists`, ...) already matches when the key \
+           is missing, so `IfExists` changes nothing there: data-perimeter denies written that \
+           way are not reported.",
     why: "`IfExists` makes the condition true whenever the request lacks the key, so the deny \
           also applies to every request without it — including every action that never \
           carries the key — while reading as if it only looked at requests that have it. State \
@@ -24,7 +27,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         for c in conditions(&s.node) {
             let op = c.node.operator.node;
-            if op.if_exists {
+            // A negated operator matches a missing key with or without
+            // `IfExists`: the deny means what it reads.
+            if op.if_exists && !op.base.is_negated() {
                 out.push(
                     Finding::new(&RULE, c.node.operator.loc, format!(
                         "`{op}` in a Deny passes when `{}` is missing, so the deny applies to every request without it",

@@ -1,6 +1,7 @@
 //! KW110: a statement that never applies, or that another statement covers.
 
 use super::{covered, statement_name, statements};
+use crate::compile::PolicyKind;
 use crate::lint::{Category, Context, Finding, RuleInfo};
 use crate::policy::ast::{Principals, Statement};
 
@@ -9,8 +10,9 @@ pub const RULE: RuleInfo = RuleInfo {
     name: "redundant-statement",
     category: Category::Suggestion,
     summary: "A statement can never match, or another statement with the same effect covers it.",
-    what: "Reports statements with no `Action` or `Resource`, statements whose actions name no \
-           KMS action, and statements that another statement of the same effect fully covers: \
+    what: "Reports statements with no `Action` or `Resource`, statements of a key policy whose \
+           actions name no KMS action (in an IAM policy such a statement applies to another \
+           service, and is not reported), and statements that another statement of the same effect fully covers: \
            the other names every principal this one does (or `*`), every action, every \
            resource, and asks no condition this one does not.",
     why: "A statement that cannot change any decision misleads reviewers: it looks like a \
@@ -26,7 +28,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             Some("it has no `Action`, so it never applies".to_owned())
         } else if st.resource.is_none() {
             Some("it has no `Resource`, so it never applies".to_owned())
-        } else if covered(st).is_empty() {
+        } else if covered(st).is_empty() && ctx.kind == PolicyKind::KeyPolicy {
             Some("its actions name no AWS KMS action, so it never applies to a key".to_owned())
         } else {
             None
