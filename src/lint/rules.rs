@@ -85,6 +85,19 @@ fn covered(s: &Statement) -> ActionSet {
         .map_or_else(ActionSet::default, |a| actions_covered(&a.node))
 }
 
+/// Whether a statement's `Action` names KMS at all, even misspelled
+/// (`kms:…`, `*`, or a `NotAction`): a document with no such statement is
+/// about another service.
+fn names_kms(s: &Statement) -> bool {
+    s.action.as_ref().is_some_and(|a| {
+        a.node.negated
+            || a.node.actions.iter().any(|n| {
+                let n = n.node.0.as_str();
+                n == "*" || n.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:"))
+            })
+    })
+}
+
 /// Every condition of a statement.
 fn conditions(s: &Statement) -> impl Iterator<Item = &Node<Condition>> {
     s.conditions.iter()

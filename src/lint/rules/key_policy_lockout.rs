@@ -1,6 +1,6 @@
 //! KW204: a key policy that leaves nobody able to change it.
 
-use super::{covered, is_public, statements};
+use super::{covered, is_public, names_kms, statements};
 use crate::catalog::Action;
 use crate::compile::PolicyKind;
 use crate::lint::{Category, Context, Finding, RuleInfo};
@@ -29,6 +29,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     };
     let all = statements(ctx);
+    // A document none of whose statements names a KMS action, even
+    // misspelled (a resource control policy for S3, say), is not a key
+    // policy: it locks no key.
+    if !all.iter().any(|s| names_kms(&s.node)) {
+        return;
+    }
     let applies_to_put = |s: &Statement| s.resource.is_some() && covered(s).contains(put);
     let denied_outright = |id: Option<&PrincipalId>| {
         all.iter().any(|d| {

@@ -62,8 +62,13 @@ fn fits(name: &str, ty: KeyType, family: OperatorFamily) -> bool {
         KeyType::Arn => matches!(family, F::Arn | F::String),
         KeyType::Bool => family == F::Bool,
         KeyType::Numeric => family == F::Numeric,
-        // AWS documents aws:EpochTime as Date or Numeric.
-        KeyType::Date => family == F::Date || (name == "aws:EpochTime" && family == F::Numeric),
+        // AWS documents aws:EpochTime as Date or Numeric, and its own
+        // kms:ValidTo example compares the expiry (Unix seconds) with
+        // `NumericLessThanEquals`.
+        KeyType::Date => {
+            family == F::Date
+                || (matches!(name, "aws:EpochTime" | "kms:ValidTo") && family == F::Numeric)
+        }
         KeyType::IpAddress => family == F::Ip,
     }
 }

@@ -1,6 +1,6 @@
 //! KW110: a statement that never applies, or that another statement covers.
 
-use super::{covered, statement_name, statements};
+use super::{covered, names_kms, statement_name, statements};
 use crate::compile::PolicyKind;
 use crate::lint::{Category, Context, Finding, RuleInfo};
 use crate::policy::ast::{Principals, Statement};
@@ -22,13 +22,15 @@ pub const RULE: RuleInfo = RuleInfo {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let all = statements(ctx);
+    // A document about another service entirely (no statement names KMS).
+    let about_kms = all.iter().any(|s| names_kms(&s.node));
     for (i, s) in all.iter().enumerate() {
         let st = &s.node;
         let never = if st.action.is_none() {
             Some("it has no `Action`, so it never applies".to_owned())
         } else if st.resource.is_none() {
             Some("it has no `Resource`, so it never applies".to_owned())
-        } else if covered(st).is_empty() && ctx.kind == PolicyKind::KeyPolicy {
+        } else if covered(st).is_empty() && ctx.kind == PolicyKind::KeyPolicy && about_kms {
             Some("its actions name no AWS KMS action, so it never applies to a key".to_owned())
         } else {
             None
