@@ -1,6 +1,7 @@
 //! The rule catalog: one file per rule, each with its code, category,
 //! documentation and check.
 
+mod alias_arn_resource;
 mod broad_decrypt;
 mod condition_key_never_applies;
 mod cross_account;
@@ -61,6 +62,7 @@ pub static RULES: &[(RuleInfo, Check)] = &[
         deny_unresolved_variable::RULE,
         deny_unresolved_variable::check,
     ),
+    (alias_arn_resource::RULE, alias_arn_resource::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),
