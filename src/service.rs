@@ -121,10 +121,10 @@ pub struct KeyService {
     /// directory from one process, so the cache is the store's truth.
     records: RwLock<HashMap<String, KeyRecord>>,
     /// Sealed key material by (key id, version): immutable once written.
-    sealed: RwLock<SealedCache>,
+    sealed: RwLock<VersionBytes>,
     /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
     /// public, immutable, and costly to derive from the private key.
-    public_keys: RwLock<SealedCache>,
+    public_keys: RwLock<VersionBytes>,
     /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
     /// so only the caller's IAM policies decide.
     no_key_policy: Arc<CompiledPolicy>,
@@ -137,8 +137,9 @@ pub struct KeyService {
     quotas: quota::Quotas,
 }
 
-/// Sealed key material by (key id, version).
-type SealedCache = HashMap<(String, u32), Arc<Vec<u8>>>;
+/// Immutable bytes of key versions (sealed material, public keys) by
+/// (key id, version).
+type VersionBytes = HashMap<(String, u32), Arc<Vec<u8>>>;
 
 /// One call: its request, and what it records in the audit log.
 struct Call<'a> {

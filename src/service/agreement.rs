@@ -12,7 +12,7 @@ use super::api::enums::KeyUsage;
 use super::api::types::{Blob, Recipient};
 use super::api::{GRANT_TOKENS, KEY_ID, RECIPIENT, Rule, request};
 use super::specs;
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError};
+use super::{Call, Facts, Identity, KeyService, KmsError};
 
 request! {
     /// DeriveSharedSecret.
@@ -85,12 +85,7 @@ impl KeyService {
         id: &Identity,
         input: DeriveSharedSecretRequest,
     ) -> Result<DeriveSharedSecretResponse, KmsError> {
-        if input.recipient.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "keyward does not support the Recipient parameter (Nitro Enclaves attestation)",
-            ));
-        }
+        super::cryptographic::refuse_recipient(input.recipient.as_ref())?;
         let (key, permit) = self.authorized_use(
             call,
             id,

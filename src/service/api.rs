@@ -8,7 +8,7 @@ pub mod enums;
 pub(super) mod types;
 mod validate;
 
-pub(super) use validate::validate;
+pub(super) use validate::{null_member, validate};
 
 /// One member of a request structure, as AWS's API model declares it.
 #[derive(Debug)]

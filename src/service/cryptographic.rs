@@ -401,10 +401,7 @@ impl KeyService {
     ) -> Result<GenerateRandomResponse, KmsError> {
         refuse_recipient(input.recipient.as_ref())?;
         if input.custom_key_store_id.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "keyward has no custom key stores",
-            ));
+            return Err(super::keys::no_custom_key_stores());
         }
         let n = input
             .number_of_bytes
@@ -443,15 +440,12 @@ struct DataKeyRequest {
 }
 
 pub(super) fn required_ciphertext(blob: Option<Blob>) -> Result<Vec<u8>, KmsError> {
-    blob.map(|b| b.0).ok_or_else(|| {
-        KmsError::validation(
-            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
-        )
-    })
+    blob.map(|b| b.0)
+        .ok_or_else(|| super::api::null_member("ciphertextBlob"))
 }
 
 /// keyward runs in no Nitro enclave, so it never answers for one.
-fn refuse_recipient(recipient: Option<&Recipient>) -> Result<(), KmsError> {
+pub(super) fn refuse_recipient(recipient: Option<&Recipient>) -> Result<(), KmsError> {
     match recipient {
         Some(_) => Err(KmsError::new(
             ErrorKind::UnsupportedOperation,

@@ -21,7 +21,7 @@ use super::api::enums::GrantOperation;
 use super::api::types::GrantConstraints as Constraints;
 use super::api::{
     GRANT_ID, GRANT_TOKEN, GRANT_TOKENS, KEY_ID, LIMIT, MARKER, Member, PRINCIPAL_ID, Rule,
-    SERVICE_PRINCIPAL, request,
+    SERVICE_PRINCIPAL, null_member, request,
 };
 use super::fields::{Page, hex, paginate};
 use super::{
@@ -162,11 +162,9 @@ impl KeyService {
             return Err(unsupported_service_principal());
         }
         let (key, _) = self.resolve(id, &input.key_id, Reach::Named)?;
-        let grantee = input.grantee_principal.ok_or_else(|| {
-            KmsError::validation(
-                "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null",
-            )
-        })?;
+        let grantee = input
+            .grantee_principal
+            .ok_or_else(|| null_member("granteePrincipal"))?;
         let retiring = input.retiring_principal;
         let operations: Vec<String> = input
             .operations
@@ -429,11 +427,9 @@ impl KeyService {
             return Err(unsupported_service_principal());
         }
         self.authorize_account(call, id, "ListRetirableGrants", Facts::default())?;
-        let who = input.retiring_principal.ok_or_else(|| {
-            KmsError::validation(
-                "1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: Member must not be null",
-            )
-        })?;
+        let who = input
+            .retiring_principal
+            .ok_or_else(|| null_member("retiringPrincipal"))?;
         // AWS: "You must specify a principal in your AWS account." The grants
         // listed may be on keys of other accounts, which named this principal.
         let principal_account = Caller::parse(&who).ok().and_then(|c| c.account);

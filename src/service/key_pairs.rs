@@ -87,12 +87,7 @@ impl KeyService {
         id: &Identity,
         input: GenerateDataKeyPairRequest,
     ) -> Result<DataKeyPairResponse, KmsError> {
-        if input.recipient.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "keyward does not support the Recipient parameter (Nitro Enclaves attestation)",
-            ));
-        }
+        super::cryptographic::refuse_recipient(input.recipient.as_ref())?;
         let request = PairRequest {
             context: input.encryption_context.unwrap_or_default(),
             key_id: input.key_id,

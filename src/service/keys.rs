@@ -222,10 +222,7 @@ impl KeyService {
             ));
         }
         if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "keyward has no custom key stores",
-            ));
+            return Err(no_custom_key_stores());
         }
         if input.multi_region == Some(true) {
             return Err(KmsError::new(
@@ -539,6 +536,14 @@ impl KeyService {
         self.save_key(&key, &mut self.journal(call, id))?;
         Ok(Empty {})
     }
+}
+
+/// keyward has no custom key stores yet: a request naming one is refused.
+pub(super) fn no_custom_key_stores() -> KmsError {
+    KmsError::new(
+        ErrorKind::UnsupportedOperation,
+        "keyward has no custom key stores",
+    )
 }
 
 pub(super) fn default_policy(account: &str) -> String {

@@ -18,7 +18,7 @@ use super::cryptographic::{
     required_ciphertext,
 };
 use super::rotation::material_id;
-use super::rsa::RsaCall;
+use super::rsa::{self, RsaCall};
 use super::specs;
 use super::{Call, Identity, KeyService, KmsError, Need};
 
@@ -162,6 +162,7 @@ impl KeyService {
             blob::encrypt(&material, &dest_context, plaintext.expose())
                 .map_err(|e| KmsError::internal(e.to_string()))?
         } else {
+            rsa::check_size(&to.key, to.algorithm, &plaintext)?;
             self.rsa_seal(&to.permit, &to.key, to.algorithm, &plaintext)?
         };
         Ok(ReEncryptResponse {

@@ -70,7 +70,7 @@ impl KeyService {
         Ok((permit, algorithm))
     }
 
-    /// RSA-OAEP encryption, refusing a plaintext over AWS's limit.
+    /// RSA-OAEP encryption of a plaintext [`check_size`] has admitted.
     pub(super) fn rsa_seal(
         &self,
         permit: &Permit,
@@ -78,7 +78,6 @@ impl KeyService {
         algorithm: &str,
         plaintext: &Secret,
     ) -> Result<Vec<u8>, KmsError> {
-        check_size(key, algorithm, plaintext)?;
         let material = self.material(permit, key, key.current_version)?;
         asymmetric::rsa_encrypt(&key.key_spec, algorithm, &material, plaintext.expose())
             .map_err(|e| KmsError::internal(e.to_string()))

@@ -18,6 +18,20 @@ use crate::service::{ErrorKind, KmsError};
 /// is never sent back (nor recorded) whole.
 const MAX_ECHOED: usize = 8192;
 
+/// AWS's ValidationException for a required member the request lacks
+/// (for members whose requirement the model cannot state: one of two
+/// alternatives, or a member the model marks optional for another case).
+pub(in crate::service) fn null_member(path: &str) -> KmsError {
+    KmsError::validation(format!(
+        "1 validation error detected: {}",
+        null_fragment(path)
+    ))
+}
+
+fn null_fragment(path: &str) -> String {
+    format!("Value null at '{path}' failed to satisfy constraint: Member must not be null")
+}
+
 /// Checks `input` (a JSON object) against `members`.
 pub(in crate::service) fn validate(input: &Value, members: &[Member]) -> Result<(), KmsError> {
     let mut broken = Vec::new();
@@ -46,9 +60,7 @@ fn check_members(
         match input.get(m.name) {
             None | Some(Value::Null) => {
                 if m.required {
-                    broken.push(format!(
-                        "Value null at '{path}' failed to satisfy constraint: Member must not be null"
-                    ));
+                    broken.push(null_fragment(&path));
                 }
             }
             Some(v) => check(v, &m.rule, &path, m.sensitive, broken)?,
