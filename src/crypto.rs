@@ -23,6 +23,7 @@ pub mod asymmetric;
 pub mod blob;
 mod ed25519ph;
 pub mod kem;
+pub mod wrapping;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
@@ -53,6 +54,19 @@ impl Secret {
 
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    pub(crate) fn expose_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    /// Keeps the first `n` bytes (the rest are wiped first).
+    pub(crate) fn truncate(&mut self, n: usize) {
+        use zeroize::Zeroize;
+        if let Some(tail) = self.0.get_mut(n..) {
+            tail.zeroize();
+        }
+        self.0.truncate(n);
     }
 
     pub fn is_empty(&self) -> bool {

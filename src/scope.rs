@@ -104,6 +104,11 @@ impl Scope {
         Scope { account, region }
     }
 
+    /// The same account in `region`.
+    pub fn with_region(&self, region: Region) -> Scope {
+        Scope::new(self.account.clone(), region)
+    }
+
     /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
     pub fn key_arn(&self, key_id: &str) -> String {
         format!("arn:aws:kms:{}:{}:key/{key_id}", self.region, self.account)

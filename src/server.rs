@@ -363,8 +363,9 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
         .regions
         .first()
         .ok_or_else(|| miette::miette!("no Region to serve"))?;
-    let service =
-        KeyService::open(&dir, default_region.as_str()).map_err(|e| miette::miette!("{e}"))?;
+    let service = KeyService::open(&dir, default_region.as_str())
+        .map_err(|e| miette::miette!("{e}"))?
+        .with_regions(config.regions.clone());
     let (path, credentials) = match &config.identities {
         Some(p) => (p.clone(), None),
         None => {

@@ -13,15 +13,19 @@ mod access;
 mod agreement;
 mod aliases;
 pub mod api;
+mod cache;
 mod cryptographic;
 mod data_dir;
 pub mod err;
 mod fields;
 mod grants;
+mod import;
 mod journal;
 mod key_pairs;
 mod keys;
 mod last_usage;
+mod metadata;
+mod multi_region;
 mod policies;
 pub mod quota;
 mod reencrypt;
@@ -32,11 +36,11 @@ mod specs;
 mod tags;
 mod trail;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -116,15 +120,10 @@ pub struct KeyService {
     /// The Region of callers that name none (the CLI).
     region: Region,
     clock: Clock,
-    tables: RwLock<HashMap<String, Arc<KeyTables>>>,
-    /// Key records, read through from the store. keyward serves one data
-    /// directory from one process, so the cache is the store's truth.
-    records: RwLock<HashMap<String, KeyRecord>>,
-    /// Sealed key material by (key id, version): immutable once written.
-    sealed: RwLock<VersionBytes>,
-    /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
-    /// public, immutable, and costly to derive from the private key.
-    public_keys: RwLock<VersionBytes>,
+    /// The Regions served: where replicas of multi-Region keys may go.
+    regions: Vec<Region>,
+    /// Key records, compiled tables, sealed material and public keys.
+    cache: cache::Caches,
     /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
     /// so only the caller's IAM policies decide.
     no_key_policy: Arc<CompiledPolicy>,
@@ -135,11 +134,9 @@ pub struct KeyService {
     usage: Mutex<Option<last_usage::UsageIndex>>,
     /// Request quotas (off unless the server turns them on).
     quotas: quota::Quotas,
+    /// The key of imported material's commitments (`KeyMaterialId`).
+    material_ids: crate::crypto::Secret,
 }
-
-/// Immutable bytes of key versions (sealed material, public keys) by
-/// (key id, version).
-type VersionBytes = HashMap<(String, u32), Arc<Vec<u8>>>;
 
 /// One call: its request, and what it records in the audit log.
 struct Call<'a> {
@@ -215,6 +212,8 @@ impl Facts {
 }
 
 const MAX_POLICY: usize = 32 * 1024;
+/// The purpose of the key that commits to imported key material.
+const MATERIAL_ID_KEY: &str = "import-material-id-hmac-sha256";
 const MAX_GRANTS_PER_KEY: usize = 50_000;
 
 impl KeyService {
@@ -223,6 +222,9 @@ impl KeyService {
         let root = dir.load_root_key()?;
         let store = Store::open(&dir.database())?;
         let keys = AuditKeys::load_or_create(&store, &root)?;
+        let material_ids = journal::internal_key(&store, &root, MATERIAL_ID_KEY, || {
+            Ok(crate::crypto::Secret::random(32).expose().to_vec())
+        })?;
         let anchor = store.audit_anchor()?;
         let audit = AuditLog::open(&dir.audit_log(), keys.chain, anchor.as_ref()).map_err(|e| {
             KmsError::internal(format!(
@@ -236,19 +238,25 @@ impl KeyService {
             region: Region::parse(region)
                 .ok_or_else(|| KmsError::internal(format!("`{region}` is not a Region name")))?,
             clock: system_clock(),
-            tables: RwLock::new(HashMap::new()),
-            records: RwLock::new(HashMap::new()),
-            sealed: RwLock::new(HashMap::new()),
-            public_keys: RwLock::new(HashMap::new()),
+            regions: Region::commercial(),
+            cache: cache::Caches::default(),
             anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
             audit_path: dir.audit_log(),
             usage: Mutex::new(None),
             quotas: quota::Quotas::off(),
+            material_ids,
             no_key_policy: Arc::new(compile_key_policy(
                 "none",
                 r#"{"Version": "2012-10-17", "Statement": []}"#,
             )?),
         })
+    }
+
+    /// Serves `regions` (the Regions multi-Region keys may be replicated
+    /// to); by default AWS's commercial Regions.
+    pub fn with_regions(mut self, regions: Vec<Region>) -> KeyService {
+        self.regions = regions;
+        self
     }
 
     /// Enforces request quotas.
@@ -408,6 +416,7 @@ api::operations! {
     "Decapsulate" => agreement::DecapsulateRequest, decapsulate;
     "Decrypt" => cryptographic::DecryptRequest, decrypt;
     "DeleteAlias" => aliases::DeleteAliasRequest, delete_alias;
+    "DeleteImportedKeyMaterial" => import::DeleteImportedKeyMaterialRequest, delete_imported_key_material;
     "DeriveSharedSecret" => agreement::DeriveSharedSecretRequest, derive_shared_secret;
     "DescribeKey" => keys::DescribeKeyRequest, describe_key;
     "DisableKey" => keys::DisableKeyRequest, disable_key;
@@ -424,8 +433,10 @@ api::operations! {
     "GenerateRandom" => cryptographic::GenerateRandomRequest, generate_random;
     "GetKeyLastUsage" => last_usage::GetKeyLastUsageRequest, get_key_last_usage;
     "GetKeyPolicy" => policies::GetKeyPolicyRequest, get_key_policy;
+    "GetParametersForImport" => import::GetParametersForImportRequest, get_parameters_for_import;
     "GetPublicKey" => signing::GetPublicKeyRequest, get_public_key;
     "GetKeyRotationStatus" => rotation::GetKeyRotationStatusRequest, rotation_status;
+    "ImportKeyMaterial" => import::ImportKeyMaterialRequest, import_key_material;
     "ListAliases" => aliases::ListAliasesRequest, list_aliases;
     "ListGrants" => grants::ListGrantsRequest, list_grants;
     "ListKeyPolicies" => policies::ListKeyPoliciesRequest, list_key_policies;
@@ -435,6 +446,7 @@ api::operations! {
     "ListRetirableGrants" => grants::ListRetirableGrantsRequest, list_retirable_grants;
     "PutKeyPolicy" => policies::PutKeyPolicyRequest, put_key_policy;
     "ReEncrypt" => reencrypt::ReEncryptRequest, re_encrypt;
+    "ReplicateKey" => multi_region::ReplicateKeyRequest, replicate_key;
     "RetireGrant" => grants::RetireGrantRequest, retire_grant;
     "RevokeGrant" => grants::RevokeGrantRequest, revoke_grant;
     "RotateKeyOnDemand" => rotation::RotateKeyOnDemandRequest, rotate_on_demand;
@@ -444,6 +456,7 @@ api::operations! {
     "UntagResource" => tags::UntagResourceRequest, untag_resource;
     "UpdateAlias" => aliases::UpdateAliasRequest, update_alias;
     "UpdateKeyDescription" => keys::UpdateKeyDescriptionRequest, update_description;
+    "UpdatePrimaryRegion" => multi_region::UpdatePrimaryRegionRequest, update_primary_region;
     "Verify" => signing::VerifyRequest, verify;
     "VerifyMac" => signing::VerifyMacRequest, verify_mac;
 }

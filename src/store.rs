@@ -14,6 +14,7 @@
 //! anchors the record's place in the log.
 
 mod audit;
+mod keys;
 mod records;
 mod schema;
 
@@ -25,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub use audit::Journal;
 use audit::{commit, commit_if};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
-use records::{KEY_COLUMNS, alias_from_row, grant_from_row, key_from_row, version_from_row};
+use records::{alias_from_row, grant_from_row};
 
 use crate::scope::{Region, Scope};
 
@@ -92,150 +93,6 @@ impl Store {
         // A panic while holding the lock leaves SQLite consistent (every
         // change is a transaction), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    // ---- keys and their versions -------------------------------------------
-
-    /// Creates a key with its first version and its tags, in one
-    /// transaction with its audit record.
-    pub fn insert_key(
-        &self,
-        k: &KeyRecord,
-        v: &VersionRecord,
-        tags: &[(String, String)],
-        journal: &mut dyn Journal,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO keys (key_id, arn, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-            params![
-                k.key_id, k.arn, k.scope.account.0, k.scope.region.as_str(), k.description,
-                k.state.as_str(), k.key_spec, k.key_usage, k.created, k.deletion_date,
-                k.pending_window_days, k.rotation_period_days, k.next_rotation, k.policy,
-                k.current_version
-            ],
-        )?;
-        insert_version(&tx, k, v)?;
-        upsert_tags(&tx, k, tags)?;
-        commit(tx, journal)
-    }
-
-    pub fn update_key(&self, k: &KeyRecord, journal: &mut dyn Journal) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE keys SET description=?4, state=?5, deletion_date=?6, pending_window=?7, rotation_period=?8, next_rotation=?9, policy=?10, current_version=?11
-             WHERE key_id=?1 AND account=?2 AND region=?3",
-            params![
-                k.key_id, k.scope.account.0, k.scope.region.as_str(), k.description,
-                k.state.as_str(), k.deletion_date, k.pending_window_days, k.rotation_period_days,
-                k.next_rotation, k.policy, k.current_version
-            ],
-        )?;
-        commit(tx, journal)
-    }
-
-    /// Adds a key version and makes it current, in one transaction.
-    pub fn add_version(
-        &self,
-        k: &KeyRecord,
-        v: &VersionRecord,
-        journal: &mut dyn Journal,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        insert_version(&tx, k, v)?;
-        tx.execute(
-            "UPDATE keys SET current_version=?4, next_rotation=?5 WHERE key_id=?1 AND account=?2 AND region=?3",
-            params![k.key_id, k.scope.account.0, k.scope.region.as_str(), v.version, k.next_rotation],
-        )?;
-        commit(tx, journal)
-    }
-
-    /// The key `key_id` of `scope`; a key of any other scope is not found.
-    pub fn key(&self, scope: &Scope, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!(
-                    "SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND account=?2 AND region=?3"
-                ),
-                params![key_id, scope.account.0, scope.region.as_str()],
-                key_from_row,
-            )
-            .optional()?)
-    }
-
-    /// The key `key_id` of any account in `region`: for a ciphertext, which
-    /// names its key (as a key ARN names an account); the record says whose
-    /// it is.
-    pub fn key_in_region(
-        &self,
-        region: &Region,
-        key_id: &str,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND region=?2"),
-                params![key_id, region.as_str()],
-                key_from_row,
-            )
-            .optional()?)
-    }
-
-    /// The keys of one account and Region, oldest first.
-    pub fn keys(&self, scope: &Scope) -> Result<Vec<KeyRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE account=?1 AND region=?2 ORDER BY created, key_id"
-        ))?;
-        let rows = stmt.query_map(
-            params![scope.account.0, scope.region.as_str()],
-            key_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Deletes a key and everything that belongs to it.
-    pub fn delete_key(&self, k: &KeyRecord, journal: &mut dyn Journal) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for table in ["key_versions", "aliases", "tags", "grants", "keys"] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE key_id=?1 AND account=?2 AND region=?3"),
-                params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
-            )?;
-        }
-        commit(tx, journal)
-    }
-
-    pub fn version(
-        &self,
-        k: &KeyRecord,
-        version: u32,
-    ) -> Result<Option<VersionRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT version, sealed, created, kind FROM key_versions WHERE key_id=?1 AND account=?2 AND region=?3 AND version=?4",
-                params![k.key_id, k.scope.account.0, k.scope.region.as_str(), version],
-                version_from_row,
-            )
-            .optional()?)
-    }
-
-    pub fn versions(&self, k: &KeyRecord) -> Result<Vec<VersionRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT version, sealed, created, kind FROM key_versions WHERE key_id=?1 AND account=?2 AND region=?3 ORDER BY version",
-        )?;
-        let rows = stmt.query_map(
-            params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
-            version_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     // ---- aliases -----------------------------------------------------------
@@ -476,7 +333,7 @@ impl Store {
     }
 }
 
-fn upsert_tags(
+pub(super) fn upsert_tags(
     tx: &rusqlite::Transaction<'_>,
     k: &KeyRecord,
     tags: &[(String, String)],
@@ -484,7 +341,7 @@ fn upsert_tags(
     for (tag, value) in tags {
         tx.execute(
             "INSERT INTO tags (key_id, tag_key, tag_value, account, region) VALUES (?1,?2,?3,?4,?5)
-             ON CONFLICT(key_id, tag_key) DO UPDATE SET tag_value=excluded.tag_value",
+             ON CONFLICT(account, region, key_id, tag_key) DO UPDATE SET tag_value=excluded.tag_value",
             params![
                 k.key_id,
                 tag,
@@ -494,20 +351,5 @@ fn upsert_tags(
             ],
         )?;
     }
-    Ok(())
-}
-
-fn insert_version(
-    tx: &rusqlite::Transaction<'_>,
-    k: &KeyRecord,
-    v: &VersionRecord,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO key_versions (key_id, version, sealed, created, kind, account, region) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-        params![
-            k.key_id, v.version, v.sealed, v.created, v.kind, k.scope.account.0,
-            k.scope.region.as_str()
-        ],
-    )?;
     Ok(())
 }

@@ -65,6 +65,7 @@ fn describe(rule: &Rule) -> String {
             range(min.map(|n| n.to_string()), max.map(|n| n.to_string()))
         ),
         Rule::Boolean => "boolean".into(),
+        Rule::Timestamp => "timestamp (seconds since the Unix epoch)".into(),
         Rule::Blob { min, max } => format!("base64 bytes{}", range(s(min), s(max))),
         Rule::StringMap => "map of strings".into(),
         Rule::List { min, max, item } => {

@@ -54,6 +54,26 @@ pub(super) struct ServeArgs {
     /// Multiplies AWS's default rates (0.01 to try throttling locally).
     #[arg(long, default_value_t = 1.0)]
     quota_scale: f64,
+    /// For tests only: the key service's clock (key material expiry,
+    /// deletion, rotation; not request signatures) runs this many seconds,
+    /// read from FILE on every use, ahead of the system clock.
+    #[arg(long, hide = true, value_name = "FILE")]
+    test_clock_offset: Option<std::path::PathBuf>,
+}
+
+/// The system clock plus the seconds written in `file` (0 when it is
+/// missing or unreadable).
+fn offset_clock(file: std::path::PathBuf) -> keyward::service::Clock {
+    std::sync::Arc::new(move || {
+        let offset = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        now.saturating_add(offset)
+    })
 }
 
 /// The quota limits `--quotas` and `--quota-scale` ask for.
@@ -133,7 +153,10 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         .unwrap_or_default();
     let limits = quota_limits(&a)?;
     let (service, identities, startup) = server::prepare(&config)?;
-    let service = service.with_quotas(keyward::service::quota::Quotas::new(limits));
+    let mut service = service.with_quotas(keyward::service::quota::Quotas::new(limits));
+    if let Some(file) = a.test_clock_offset.clone() {
+        service = service.with_clock(offset_clock(file));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

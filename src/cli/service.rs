@@ -1,6 +1,8 @@
 //! The key service's commands: `keyward init`, `keyward kms`, `keyward load`
 //! and the hidden `keyward debug`.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -69,11 +71,17 @@ pub struct DebugArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
-    /// CreateKey + Encrypt in a loop, printing `ACK key-arn ciphertext plaintext`
-    /// after each acknowledged call (for the crash test).
+    /// CreateKey + Encrypt in a loop, printing `ACK i key-arn ciphertext
+    /// plaintext` after each acknowledged call (for the crash test). With
+    /// `--imports`, each round imports key material into a new key and
+    /// replicates a new multi-Region key to us-west-2 instead, printing
+    /// `ACK …` for the imported key and `REPLICA i replica-arn ciphertext
+    /// plaintext` for the replica.
     CrashLoop {
         #[arg(long)]
         data: PathBuf,
+        #[arg(long)]
+        imports: bool,
     },
 }
 
@@ -138,35 +146,106 @@ pub fn kms_cmd(a: KmsArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
 }
 
 pub fn debug_cmd(a: DebugArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
-    use base64::Engine;
-    let DebugCommand::CrashLoop { data } = a.command;
+    let DebugCommand::CrashLoop { data, imports } = a.command;
     let service = open_service(&data, "us-east-1")?;
     let admin = keyward::service::Identity::new(Caller::parse("111122223333")?);
+    let call = |op: &str, input: serde_json::Value| {
+        service
+            .call(&admin, op, &input)
+            .map_err(|e| miette::miette!("{op}: {e}"))
+    };
+    let mut ack = |line: String| {
+        out.write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| miette::miette!("{e}"))
+    };
     for i in 0u64.. {
-        let key = service
-            .call(
-                &admin,
-                "CreateKey",
-                &serde_json::json!({"Description": format!("crash {i}")}),
-            )
-            .map_err(|e| miette::miette!("{e}"))?;
+        let context = serde_json::json!({"i": i.to_string()});
+        let plaintext = B64.encode(format!("message {i}"));
+        let create = if imports {
+            serde_json::json!({"Origin": "EXTERNAL"})
+        } else {
+            serde_json::json!({"Description": format!("crash {i}")})
+        };
+        let key = call("CreateKey", create)?;
         let arn = key["KeyMetadata"]["Arn"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let plaintext = base64::engine::general_purpose::STANDARD.encode(format!("message {i}"));
-        let ct = service
-            .call(&admin, "Encrypt", &serde_json::json!({"KeyId": arn, "Plaintext": plaintext, "EncryptionContext": {"i": i.to_string()}}))
-            .map_err(|e| miette::miette!("{e}"))?;
-        let line = format!(
-            "ACK {i} {arn} {} {plaintext}\n",
-            ct["CiphertextBlob"].as_str().unwrap_or_default()
-        );
-        out.write_all(line.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| miette::miette!("{e}"))?;
+        if imports {
+            import_random_material(&call, &arn)?;
+        }
+        let ct = call(
+            "Encrypt",
+            serde_json::json!({"KeyId": arn, "Plaintext": plaintext, "EncryptionContext": context}),
+        )?;
+        let ct = ct["CiphertextBlob"].as_str().unwrap_or_default().to_owned();
+        ack(format!("ACK {i} {arn} {ct} {plaintext}\n"))?;
+        if imports {
+            let key = call("CreateKey", serde_json::json!({"MultiRegion": true}))?;
+            let arn = key["KeyMetadata"]["Arn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let ct = call(
+                "Encrypt",
+                serde_json::json!({"KeyId": arn, "Plaintext": plaintext, "EncryptionContext": context}),
+            )?;
+            let ct = ct["CiphertextBlob"].as_str().unwrap_or_default().to_owned();
+            let replica = call(
+                "ReplicateKey",
+                serde_json::json!({"KeyId": arn, "ReplicaRegion": "us-west-2"}),
+            )?;
+            let replica = replica["ReplicaKeyMetadata"]["Arn"]
+                .as_str()
+                .unwrap_or_default();
+            ack(format!("REPLICA {i} {replica} {ct} {plaintext}\n"))?;
+        }
     }
     Ok(ExitCode::Ok)
+}
+
+/// Imports 32 random bytes into key `arn`, wrapped as a client would wrap
+/// them (RSA-OAEP with SHA-256 under the wrapping public key).
+fn import_random_material(
+    call: &dyn Fn(&str, serde_json::Value) -> miette::Result<serde_json::Value>,
+    arn: &str,
+) -> miette::Result<()> {
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let params = call(
+        "GetParametersForImport",
+        serde_json::json!({"KeyId": arn, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+    )?;
+    let public = B64
+        .decode(params["PublicKey"].as_str().unwrap_or_default())
+        .map_err(|e| miette::miette!("{e}"))?;
+    let key = PublicEncryptingKey::from_der(&public)
+        .map_err(|e| miette::miette!("wrapping key: {e}"))
+        .and_then(|k| {
+            OaepPublicEncryptingKey::new(k).map_err(|e| miette::miette!("wrapping key: {e}"))
+        })?;
+    let material = keyward::crypto::random_bytes(32);
+    let mut wrapped = vec![0u8; key.ciphertext_size()];
+    let n = key
+        .encrypt(
+            &OAEP_SHA256_MGF1SHA256,
+            material.expose(),
+            &mut wrapped,
+            None,
+        )
+        .map_err(|e| miette::miette!("wrapping: {e}"))?
+        .len();
+    wrapped.truncate(n);
+    call(
+        "ImportKeyMaterial",
+        serde_json::json!({
+            "KeyId": arn,
+            "ImportToken": params["ImportToken"],
+            "EncryptedKeyMaterial": B64.encode(&wrapped),
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        }),
+    )?;
+    Ok(())
 }
 
 pub fn load_cmd(a: LoadArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {

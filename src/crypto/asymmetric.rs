@@ -183,6 +183,40 @@ pub fn generate(spec: &str) -> Result<Secret, CryptoError> {
     Err(CryptoError::UnsupportedSpec(spec.to_owned()))
 }
 
+/// Imported private key material for `spec`, checked and re-encoded as
+/// keyward stores its own (PKCS #8 v1 DER): an RSA key of the spec's size
+/// or an EC key on the spec's curve (with named-curve parameters), or HMAC
+/// key bytes at least as long as the spec's and at most 1024 bits. `None`
+/// when the material is not such a key; key specs whose material AWS does
+/// not import are refused.
+pub fn import_private(spec: &str, material: &[u8]) -> Result<Option<Secret>, CryptoError> {
+    if let Some(size) = rsa_size(spec) {
+        let Ok(pair) = RsaKeyPair::from_pkcs8(material) else {
+            return Ok(None);
+        };
+        if pair.public_modulus_len() != size.len() {
+            return Ok(None);
+        }
+        return pair
+            .as_der()
+            .map(|d| Some(Secret::new(d.as_ref().to_vec())))
+            .map_err(|_| failed("RSA key encoding"));
+    }
+    if let Some(alg) = ecdsa(spec) {
+        let Ok(pair) = EcdsaKeyPair::from_pkcs8(alg, material) else {
+            return Ok(None);
+        };
+        let doc = pair.to_pkcs8v1().map_err(|_| failed("EC key encoding"))?;
+        return Ok(Some(Secret::new(doc.as_ref().to_vec())));
+    }
+    if let Some((_, len)) = hmac_algorithm(spec) {
+        return Ok((len..=128)
+            .contains(&material.len())
+            .then(|| Secret::new(material.to_vec())));
+    }
+    Err(CryptoError::UnsupportedSpec(spec.to_owned()))
+}
+
 /// The public key of asymmetric key material, as DER SubjectPublicKeyInfo
 /// (what GetPublicKey returns).
 pub fn public_key(spec: &str, material: &KeyMaterial) -> Result<Vec<u8>, CryptoError> {

@@ -91,30 +91,32 @@ impl KeyService {
             ))
         };
         let region = self.caller_region(id);
-        let cached = self
-            .records
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key_id)
-            .cloned();
-        let record = match cached {
-            Some(k) if &k.scope.region == region => Some(k),
-            Some(_) => None,
+        let record = match self.cache.record(key_id, |k| &k.scope.region == region) {
+            Some(k) => Some(k),
+            // Not cached, or cached only in other Regions.
             None => self.cache(self.store.key_in_region(region, key_id)?),
         };
         self.due(record.ok_or_else(missing)?, missing)
     }
 
-    /// Carries out a key's due deletion (then it is `missing`) or rotation.
+    /// Carries out what is due for a key: its deletion (then it is
+    /// `missing`), the deletion of its replicas, the expiry of imported
+    /// material, its rotation.
     fn due(
         &self,
         mut key: KeyRecord,
         missing: impl FnOnce() -> KmsError,
     ) -> Result<KeyRecord, KmsError> {
         let now = self.now();
+        if key.state == KeyState::PendingReplicaDeletion {
+            key = self.delete_due_replicas(key)?;
+        }
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
             self.delete_due(&key)?;
             return Err(missing());
+        }
+        if key.is_imported() {
+            key = self.expire_material(key)?;
         }
         if key.state == KeyState::Enabled && key.next_rotation.is_some_and(|t| t <= now) {
             let before = key.clone();
@@ -171,25 +173,17 @@ impl KeyService {
         scope: &Scope,
         key_id: &str,
     ) -> Result<Option<KeyRecord>, KmsError> {
-        if let Some(k) = self
-            .records
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key_id)
-        {
-            // Key ids are unique: a cached key of another scope means this
-            // scope has none.
-            return Ok((&k.scope == scope).then(|| k.clone()));
+        if let Some(k) = self.cache.record(key_id, |k| &k.scope == scope) {
+            return Ok(Some(k));
         }
+        // Not cached, or cached only in other scopes (a multi-Region key's
+        // other Regions, or another account's key of the same id).
         Ok(self.cache(self.store.key(scope, key_id)?))
     }
 
     fn cache(&self, k: Option<KeyRecord>) -> Option<KeyRecord> {
         if let Some(k) = &k {
-            self.records
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(k.key_id.clone(), k.clone());
+            self.cache.put_record(k);
         }
         k
     }
@@ -201,10 +195,11 @@ impl KeyService {
         journal: &mut dyn Journal,
     ) -> Result<(), KmsError> {
         self.store.update_key(key, journal)?;
-        self.records
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.key_id.clone(), key.clone());
+        if key.is_multi_region() {
+            // The rotation schedule reached every Region's record.
+            self.cache.drop_records(&key.key_id);
+        }
+        self.cache.put_record(key);
         Ok(())
     }
 
@@ -212,44 +207,53 @@ impl KeyService {
     pub(super) fn delete_due(&self, key: &KeyRecord) -> Result<(), KmsError> {
         self.store.delete_key(
             key,
+            self.now(),
             &mut ServiceChange {
                 service: self,
                 event: "DeleteKey",
                 key,
             },
         )?;
-        let key_id = key.key_id.as_str();
-        self.records
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key_id);
-        self.sealed
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(k, _), _| k != key_id);
-        self.public_keys
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(k, _), _| k != key_id);
-        self.forget(key_id);
+        self.cache.drop_key(key);
+        if key.is_replica() {
+            // The primary may have begun its own waiting period.
+            self.cache.drop_records(&key.key_id);
+        }
         Ok(())
     }
 
-    pub(super) fn forget(&self, key_id: &str) {
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key_id);
+    /// A primary key waiting for its replicas' deletion: deletes those
+    /// whose time has come; the primary as it is afterwards.
+    fn delete_due_replicas(&self, key: KeyRecord) -> Result<KeyRecord, KmsError> {
+        let now = self.now();
+        let mut deleted = false;
+        for r in self.store.key_everywhere(&key.scope.account, &key.key_id)? {
+            if r.is_replica()
+                && r.state == KeyState::PendingDeletion
+                && r.deletion_date.is_some_and(|d| d <= now)
+            {
+                self.delete_due(&r)?;
+                deleted = true;
+            }
+        }
+        if !deleted {
+            return Ok(key);
+        }
+        Ok(self
+            .store
+            .key(&key.scope, &key.key_id)?
+            .inspect(|k| self.cache.put_record(k))
+            .unwrap_or(key))
+    }
+
+    /// Forgets a key's compiled tables (its grants changed).
+    pub(super) fn forget(&self, key: &KeyRecord) {
+        self.cache.drop_tables(key);
     }
 
     pub(super) fn key_tables(&self, key: &KeyRecord) -> Result<Arc<KeyTables>, KmsError> {
-        if let Some(t) = self
-            .tables
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key.key_id)
-        {
-            return Ok(t.clone());
+        if let Some(t) = self.cache.tables(key) {
+            return Ok(t);
         }
         let policy = compile_key_policy(&key.key_id, &key.policy)?;
         let mut grants = GrantIndex::default();
@@ -265,10 +269,7 @@ impl KeyService {
             policy: Arc::new(policy),
             grants: Arc::new(grants),
         });
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.key_id.clone(), t.clone());
+        self.cache.put_tables(key, t.clone());
         Ok(t)
     }
 
@@ -291,8 +292,17 @@ impl KeyService {
                 .key_account(k.scope.account.clone())
                 .context("kms:KeySpec", k.key_spec.clone())
                 .context("kms:KeyUsage", k.key_usage.clone())
-                .context("kms:KeyOrigin", "AWS_KMS")
-                .context("kms:MultiRegion", "false");
+                .context("kms:KeyOrigin", k.origin.clone())
+                .context(
+                    "kms:MultiRegion",
+                    if k.is_multi_region() { "true" } else { "false" },
+                );
+            if k.is_multi_region() {
+                b = b.context(
+                    "kms:MultiRegionKeyType",
+                    if k.is_replica() { "REPLICA" } else { "PRIMARY" },
+                );
+            }
             if super::specs::has_customer_master_key_spec(&k.key_spec) {
                 b = b
                     .context("kms:CustomerMasterKeySpec", k.key_spec.clone())
@@ -334,9 +344,25 @@ impl KeyService {
         facts: Facts,
     ) -> Result<Permit, KmsError> {
         self.charge(call, id, Some(&key.key_spec))?;
+        let tables = self.key_tables(key)?;
+        self.authorize_with(call, id, key, &tables, action, need, facts)
+    }
+
+    /// Authorizes `action` on a key with its policy and grants `tables`
+    /// (a key being created has no cached tables yet).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn authorize_with(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        key: &KeyRecord,
+        tables: &KeyTables,
+        action: &str,
+        need: Need,
+        facts: Facts,
+    ) -> Result<Permit, KmsError> {
         let action = Action::from_operation(action)
             .ok_or_else(|| KmsError::internal(format!("no action {action}")))?;
-        let tables = self.key_tables(key)?;
         let table = DecisionTable::from_parts(
             tables.policy.clone(),
             id.iam_policies.clone(),
@@ -388,14 +414,7 @@ impl KeyService {
         key: &KeyRecord,
         version: u32,
     ) -> Result<KeyMaterial, KmsError> {
-        let cache_key = (key.key_id.clone(), version);
-        let cached = self
-            .sealed
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&cache_key)
-            .cloned();
-        let sealed = match cached {
+        let sealed = match self.cache.sealed(key, version) {
             Some(s) => s,
             None => {
                 let v = self.store.version(key, version)?.ok_or_else(|| {
@@ -404,11 +423,16 @@ impl KeyService {
                         "the ciphertext refers to a key version that does not exist",
                     )
                 })?;
-                let s = Arc::new(v.sealed);
-                self.sealed
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(cache_key, s.clone());
+                // Imported material that expired or was deleted: the key
+                // is PendingImport, which authorization refused already,
+                // unless this is an older version of a rotated key.
+                let s = Arc::new(v.sealed.ok_or_else(|| {
+                    KmsError::new(
+                        ErrorKind::KmsInvalidState,
+                        format!("{} is pending import.", key.arn),
+                    )
+                })?);
+                self.cache.put_sealed(key, version, s.clone());
                 s
             }
         };
@@ -440,6 +464,14 @@ pub(super) fn check_state(key: &KeyRecord, need: Need) -> Result<(), KmsError> {
         (KeyState::PendingDeletion, Need::Usable | Need::NotPending) => Err(KmsError::new(
             ErrorKind::KmsInvalidState,
             format!("{} is pending deletion.", key.arn),
+        )),
+        (KeyState::PendingReplicaDeletion, Need::Usable | Need::NotPending) => Err(KmsError::new(
+            ErrorKind::KmsInvalidState,
+            format!("{} is pending replica deletion.", key.arn),
+        )),
+        (KeyState::PendingImport, Need::Usable) => Err(KmsError::new(
+            ErrorKind::KmsInvalidState,
+            format!("{} is pending import.", key.arn),
         )),
         (KeyState::Disabled, Need::Usable) => Err(KmsError::new(
             ErrorKind::Disabled,

@@ -38,6 +38,8 @@ pub enum Rule {
         max: Option<i64>,
     },
     Boolean,
+    /// A point in time: seconds since the Unix epoch, as a JSON number.
+    Timestamp,
     /// Base64 bytes: length bounds on the decoded bytes.
     Blob {
         min: Option<u64>,
@@ -153,6 +155,8 @@ pub(super) const RECIPIENT: Rule = Rule::Structure(&[
         sensitive: false,
     },
 ]);
+pub(super) const REGION: Rule = Rule::pattern(1, 32, r"^([a-z]+-){2,3}\d+$");
+pub(super) const KEY_MATERIAL_ID: Rule = Rule::pattern(64, 64, "^[a-f0-9]+$");
 pub(super) const DRY_RUN_MODIFIERS: Rule = Rule::list(&Rule::Enum(&["IGNORE_CIPHERTEXT"]));
 
 /// Declares a typed request: the struct serde decodes and the member table
@@ -291,6 +295,7 @@ fn rule_json(rule: &Rule) -> serde_json::Value {
         Rule::Enum(values) => json!({ "type": "string", "enum": values }),
         Rule::Integer { min, max } => bounds("integer", *min, *max),
         Rule::Boolean => json!({ "type": "boolean" }),
+        Rule::Timestamp => json!({ "type": "timestamp" }),
         Rule::Blob { min, max } => bounds("blob", len(*min), len(*max)),
         Rule::StringMap => json!({ "type": "map" }),
         Rule::List { min, max, item } => {

@@ -55,7 +55,7 @@ impl AuditKeys {
 }
 
 /// The key sealed for `purpose`, made by `make` and stored if there is none.
-fn internal_key(
+pub(super) fn internal_key(
     store: &Store,
     root: &RootKey,
     purpose: &str,

@@ -18,8 +18,9 @@ use super::api::{
     CUSTOM_KEY_STORE_ID, DESCRIPTION, GRANT_TOKENS, KEY_ID, LIMIT, MARKER, POLICY, Rule, request,
 };
 use super::fields::{Page, paginate};
-use super::rotation::material_id;
-use super::specs::{self, Algorithms};
+use super::import::importable;
+use super::metadata::KeyMetadataResponse;
+use super::specs;
 use super::tags::{check_tags, tag_facts};
 use super::{
     Call, Empty, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need,
@@ -96,41 +97,6 @@ request! {
     }
 }
 
-/// `KeyMetadata`, as DescribeKey and CreateKey return it.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct KeyMetadata {
-    #[serde(rename = "AWSAccountId")]
-    aws_account_id: String,
-    key_id: String,
-    arn: String,
-    creation_date: i64,
-    enabled: bool,
-    description: String,
-    key_usage: String,
-    key_state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deletion_date: Option<i64>,
-    origin: &'static str,
-    key_manager: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer_master_key_spec: Option<String>,
-    key_spec: String,
-    #[serde(flatten)]
-    algorithms: Algorithms,
-    multi_region: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pending_deletion_window_in_days: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    current_key_material_id: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct KeyMetadataResponse {
-    key_metadata: KeyMetadata,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct KeyListEntry {
@@ -142,7 +108,8 @@ pub(super) struct KeyListEntry {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ScheduleKeyDeletionResponse {
     key_id: String,
-    deletion_date: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<i64>,
     key_state: &'static str,
     pending_window_in_days: i64,
 }
@@ -154,30 +121,6 @@ pub(super) struct KeyIdResponse {
 }
 
 impl KeyService {
-    pub(super) fn metadata(&self, key: &KeyRecord) -> KeyMetadata {
-        KeyMetadata {
-            aws_account_id: key.scope.account.0.clone(),
-            key_id: key.key_id.clone(),
-            arn: key.arn.clone(),
-            creation_date: key.created,
-            enabled: key.state == KeyState::Enabled,
-            description: key.description.clone(),
-            key_usage: key.key_usage.clone(),
-            key_state: key.state.as_str(),
-            deletion_date: key.deletion_date,
-            origin: Origin::AwsKms.as_str(),
-            key_manager: "CUSTOMER",
-            customer_master_key_spec: specs::has_customer_master_key_spec(&key.key_spec)
-                .then(|| key.key_spec.clone()),
-            key_spec: key.key_spec.clone(),
-            algorithms: specs::algorithms(key),
-            multi_region: false,
-            pending_deletion_window_in_days: key.deletion_date.and(key.pending_window_days),
-            current_key_material_id: specs::is_symmetric(key)
-                .then(|| material_id(&key.key_id, key.current_version)),
-        }
-    }
-
     pub(super) fn create_key(
         &self,
         call: &mut Call<'_>,
@@ -215,45 +158,34 @@ impl KeyService {
                 format!("keyward does not create {spec} keys with KeyUsage {usage}"),
             ));
         }
-        if let Some(origin) = input.origin.filter(|o| *o != Origin::AwsKms) {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                format!("Origin {origin} is not supported by keyward"),
-            ));
+        let origin = input.origin.unwrap_or(Origin::AwsKms);
+        match origin {
+            Origin::AwsKms => {}
+            Origin::External if importable(spec.as_str()) => {}
+            Origin::External => {
+                return Err(KmsError::new(
+                    ErrorKind::UnsupportedOperation,
+                    format!("You can't import key material for {spec} KMS keys."),
+                ));
+            }
+            Origin::AwsCloudHsm | Origin::ExternalKeyStore => return Err(no_custom_key_stores()),
         }
         if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
             return Err(no_custom_key_stores());
         }
-        if input.multi_region == Some(true) {
-            return Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
-                "multi-Region keys are not supported by keyward",
-            ));
-        }
+        let multi_region = input.multi_region.unwrap_or(false);
         let tags = input.tags.unwrap_or_default();
         let bypass = input.bypass_policy_lockout_safety_check.unwrap_or(false);
-        let mut extra = vec![
-            (
-                "kms:KeySpec".to_owned(),
-                ContextValue::One(spec.to_string()),
-            ),
-            (
-                "kms:KeyUsage".to_owned(),
-                ContextValue::One(usage.to_string()),
-            ),
-            (
-                "kms:KeyOrigin".to_owned(),
-                ContextValue::One("AWS_KMS".into()),
-            ),
-            (
-                "kms:MultiRegion".to_owned(),
-                ContextValue::One("false".into()),
-            ),
-            (
-                "kms:BypassPolicyLockoutSafetyCheck".to_owned(),
-                ContextValue::One(bypass.to_string()),
-            ),
-        ];
+        let mut extra = creation_facts(
+            spec.as_str(),
+            usage.as_str(),
+            origin.as_str(),
+            multi_region.then_some("PRIMARY"),
+        );
+        extra.push((
+            "kms:BypassPolicyLockoutSafetyCheck".to_owned(),
+            ContextValue::One(bypass.to_string()),
+        ));
         extra.extend(tag_facts(&tags));
         self.authorize_account(
             call,
@@ -271,26 +203,40 @@ impl KeyService {
                 "a service principal cannot own keys",
             )
         })?;
-        let key_id = uuid::Uuid::new_v4().to_string();
+        // A multi-Region key's id says so: `mrk-` and 32 hex digits.
+        let key_id = if multi_region {
+            format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         let policy = input
             .policy
             .unwrap_or_else(|| default_policy(&scope.account.0));
         let now = self.now();
-        let material = if spec == KeySpec::SymmetricDefault {
-            Secret::random(32)
+        let versions = if origin == Origin::External {
+            Vec::new()
         } else {
-            asymmetric::generate(spec.as_str()).map_err(|e| KmsError::internal(e.to_string()))?
+            let material = if spec == KeySpec::SymmetricDefault {
+                Secret::random(32)
+            } else {
+                asymmetric::generate(spec.as_str())
+                    .map_err(|e| KmsError::internal(e.to_string()))?
+            };
+            let sealed = self
+                .root
+                .seal(&key_id, 1, &material)
+                .map_err(|e| KmsError::internal(e.to_string()))?;
+            vec![VersionRecord::generated(1, sealed, now, "INITIAL")]
         };
-        let sealed = self
-            .root
-            .seal(&key_id, 1, &material)
-            .map_err(|e| KmsError::internal(e.to_string()))?;
         let key = KeyRecord {
             key_id: key_id.clone(),
             arn: scope.key_arn(&key_id),
-            scope,
             description: input.description.unwrap_or_default(),
-            state: KeyState::Enabled,
+            state: if versions.is_empty() {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
             key_spec: spec.to_string(),
             key_usage: usage.to_string(),
             created: now,
@@ -299,35 +245,30 @@ impl KeyService {
             rotation_period_days: None,
             next_rotation: None,
             policy,
-            current_version: 1,
+            current_version: u32::from(!versions.is_empty()),
+            origin: origin.to_string(),
+            primary_region: multi_region.then(|| scope.region.clone()),
+            scope,
         };
         let compiled = self.check_new_policy(id, &key, &key.policy, bypass)?;
         call.resources
             .push((key.scope.account.0.clone(), key.arn.clone()));
         let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
-        self.store.insert_key(
+        if !self
+            .store
+            .insert_key(&key, &versions, &tags, &mut self.journal(call, id))?
+        {
+            return Err(KmsError::internal("a new key id was already taken"));
+        }
+        self.cache.put_tables(
             &key,
-            &VersionRecord {
-                version: 1,
-                sealed,
-                created: now,
-                kind: "INITIAL".into(),
-            },
-            &tags,
-            &mut self.journal(call, id),
-        )?;
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                key_id,
-                Arc::new(KeyTables {
-                    policy: Arc::new(compiled),
-                    grants: Arc::default(),
-                }),
-            );
+            Arc::new(KeyTables {
+                policy: Arc::new(compiled),
+                grants: Arc::default(),
+            }),
+        );
         Ok(KeyMetadataResponse {
-            key_metadata: self.metadata(&key),
+            key_metadata: self.metadata(&key)?,
         })
     }
 
@@ -391,7 +332,7 @@ impl KeyService {
             },
         )?;
         Ok(KeyMetadataResponse {
-            key_metadata: self.metadata(&key),
+            key_metadata: self.metadata(&key)?,
         })
     }
 
@@ -452,6 +393,12 @@ impl KeyService {
     ) -> Result<Empty, KmsError> {
         let op = if enable { "EnableKey" } else { "DisableKey" };
         let mut key = self.authorized_key(call, id, key_id, op, Need::NotPending)?;
+        if key.state == KeyState::PendingImport {
+            return Err(KmsError::new(
+                ErrorKind::KmsInvalidState,
+                format!("{} is pending import.", key.arn),
+            ));
+        }
         key.state = if enable {
             KeyState::Enabled
         } else {
@@ -485,15 +432,28 @@ impl KeyService {
                 "1 validation error detected: Value '{days}' at 'PendingWindowInDays' failed to satisfy constraint: Member must have minimum value of 7 and maximum value of 30."
             )));
         }
-        let when = self.now() + days * 86_400;
-        key.state = KeyState::PendingDeletion;
-        key.deletion_date = Some(when);
+        // A multi-Region primary key outlives its replicas: its waiting
+        // period begins when the last of them is deleted.
+        let has_replicas = key.is_multi_region()
+            && !key.is_replica()
+            && self
+                .store
+                .key_everywhere(&key.scope.account, &key.key_id)?
+                .len()
+                > 1;
+        let when = (!has_replicas).then(|| self.now() + days * 86_400);
+        key.state = if has_replicas {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
+        key.deletion_date = when;
         key.pending_window_days = Some(days);
         self.save_key(&key, &mut self.journal(call, id))?;
         Ok(ScheduleKeyDeletionResponse {
             key_id: key.arn,
             deletion_date: when,
-            key_state: KeyState::PendingDeletion.as_str(),
+            key_state: key.state.as_str(),
             pending_window_in_days: days,
         })
     }
@@ -506,7 +466,10 @@ impl KeyService {
     ) -> Result<KeyIdResponse, KmsError> {
         let mut key =
             self.authorized_key(call, id, &input.key_id, "CancelKeyDeletion", Need::Any)?;
-        if key.state != KeyState::PendingDeletion {
+        if !matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KmsError::new(
                 ErrorKind::KmsInvalidState,
                 format!("{} is not pending deletion.", key.arn),
@@ -536,6 +499,33 @@ impl KeyService {
         self.save_key(&key, &mut self.journal(call, id))?;
         Ok(Empty {})
     }
+}
+
+/// The request facts of creating a key: its properties as condition keys.
+pub(super) fn creation_facts(
+    spec: &str,
+    usage: &str,
+    origin: &str,
+    multi_region_type: Option<&str>,
+) -> Vec<(String, ContextValue)> {
+    let one = |k: &str, v: &str| (k.to_owned(), ContextValue::One(v.to_owned()));
+    let mut facts = vec![
+        one("kms:KeySpec", spec),
+        one("kms:KeyUsage", usage),
+        one("kms:KeyOrigin", origin),
+        one(
+            "kms:MultiRegion",
+            if multi_region_type.is_some() {
+                "true"
+            } else {
+                "false"
+            },
+        ),
+    ];
+    if let Some(t) = multi_region_type {
+        facts.push(one("kms:MultiRegionKeyType", t));
+    }
+    facts
 }
 
 /// keyward has no custom key stores yet: a request naming one is refused.

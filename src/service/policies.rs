@@ -76,16 +76,13 @@ impl KeyService {
         key.policy = input.policy;
         self.save_key(&key, &mut self.journal(call, id))?;
         let grants = self.key_tables(&key)?.grants.clone();
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                key.key_id.clone(),
-                Arc::new(KeyTables {
-                    policy: Arc::new(compiled),
-                    grants,
-                }),
-            );
+        self.cache.put_tables(
+            &key,
+            Arc::new(KeyTables {
+                policy: Arc::new(compiled),
+                grants,
+            }),
+        );
         Ok(Empty {})
     }
 

@@ -53,6 +53,7 @@ pub const FAMILIES: &[Family] = &[
     family("CreateGrant", 50.0),
     family("CreateKey", 5.0),
     family("DeleteAlias", 15.0),
+    family("DeleteImportedKeyMaterial", 15.0),
     family("DescribeKey", 2_000.0),
     family("DisableKey", 5.0),
     family("DisableKeyRotation", 5.0),
@@ -61,7 +62,10 @@ pub const FAMILIES: &[Family] = &[
     family("GetKeyLastUsage", 5.0),
     family("GetKeyPolicy", 1_000.0),
     family("GetKeyRotationStatus", 1_000.0),
+    // One in every four seconds.
+    family("GetParametersForImport", 0.25),
     family("GetPublicKey", 2_000.0),
+    family("ImportKeyMaterial", 5.0),
     family("ListAliases", 500.0),
     family("ListGrants", 100.0),
     family("ListKeyPolicies", 100.0),
@@ -70,6 +74,7 @@ pub const FAMILIES: &[Family] = &[
     family("ListResourceTags", 2_000.0),
     family("ListRetirableGrants", 100.0),
     family("PutKeyPolicy", 15.0),
+    family("ReplicateKey", 5.0),
     family("RetireGrant", 50.0),
     family("RevokeGrant", 50.0),
     family("RotateKeyOnDemand", 5.0),
@@ -78,6 +83,7 @@ pub const FAMILIES: &[Family] = &[
     family("UntagResource", 5.0),
     family("UpdateAlias", 5.0),
     family("UpdateKeyDescription", 5.0),
+    family("UpdatePrimaryRegion", 5.0),
 ];
 
 /// AWS's symmetric cryptographic quota in the Regions where it is not

@@ -67,8 +67,17 @@ pub(super) struct RotationStatus {
 pub(super) struct RotationEntry {
     key_id: String,
     key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import_state: Option<&'static str>,
     key_material_state: &'static str,
-    rotation_date: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_date: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rotation_type: Option<String>,
 }
@@ -85,14 +94,53 @@ pub(super) fn material_id(key_id: &str, version: u32) -> String {
     hex(&h.finalize())
 }
 
+/// The material id of version `version`: the commitment recorded when
+/// imported material arrived, else derived from the key and version.
+pub(super) fn version_id(key: &KeyRecord, v: &VersionRecord) -> String {
+    v.material_id
+        .clone()
+        .unwrap_or_else(|| material_id(&key.key_id, v.version))
+}
+
 /// Only symmetric encryption keys rotate (AWS answers UnsupportedOperation,
-/// with no message, for the others).
+/// with no message, for the others), and only a multi-Region key's primary
+/// rotates the material of all its Regions.
 fn rotatable(key: &KeyRecord) -> Result<(), KmsError> {
-    if super::specs::is_symmetric(key) {
-        Ok(())
-    } else {
-        Err(KmsError::new(ErrorKind::UnsupportedOperation, ""))
+    if !super::specs::is_symmetric(key) {
+        return Err(KmsError::new(ErrorKind::UnsupportedOperation, ""));
     }
+    if key.is_replica() {
+        return Err(not_primary(key));
+    }
+    Ok(())
+}
+
+/// Automatic rotation never applies to imported key material.
+fn automatic_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+    rotatable(key)?;
+    if key.is_imported() {
+        return Err(origin_not_valid(key));
+    }
+    Ok(())
+}
+
+/// AWS's refusal of an operation that only a multi-Region primary key takes.
+pub(super) fn not_primary(key: &KeyRecord) -> KmsError {
+    KmsError::new(
+        ErrorKind::UnsupportedOperation,
+        format!("{} is not a multi-Region primary key.", key.arn),
+    )
+}
+
+/// AWS's refusal of an operation that the key's origin does not allow.
+pub(super) fn origin_not_valid(key: &KeyRecord) -> KmsError {
+    KmsError::new(
+        ErrorKind::UnsupportedOperation,
+        format!(
+            "{} origin is {} which is not valid for this operation.",
+            key.arn, key.origin
+        ),
+    )
 }
 
 impl KeyService {
@@ -109,25 +157,25 @@ impl KeyService {
             .seal(&key.key_id, version, &material)
             .map_err(|e| KmsError::internal(e.to_string()))?;
         let now = self.now();
-        key.current_version = version;
         if let Some(days) = key.rotation_period_days {
             key.next_rotation = Some(now + days * 86_400);
         }
-        self.store.add_version(
+        let added = self.store.add_version(
             key,
-            &VersionRecord {
-                version,
-                sealed,
-                created: now,
-                kind: kind.to_owned(),
-            },
+            &VersionRecord::generated(version, sealed, now, kind),
             journal,
         )?;
-        self.records
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.key_id.clone(), key.clone());
-        Ok(())
+        // Every Region of a multi-Region key got the version.
+        self.cache.drop_records(&key.key_id);
+        if added {
+            key.current_version = version;
+            Ok(())
+        } else {
+            // Another call rotated the key first: its version stands.
+            let fresh = self.load_key(&key.scope, &key.key_id)?;
+            *key = fresh.ok_or_else(|| KmsError::internal("the rotated key disappeared"))?;
+            Ok(())
+        }
     }
 
     pub(super) fn enable_rotation(
@@ -146,7 +194,7 @@ impl KeyService {
             Need::Usable,
             Facts::one("kms:RotationPeriodInDays", days.to_string()),
         )?;
-        rotatable(&key)?;
+        automatic_rotatable(&key)?;
         key.rotation_period_days = Some(days);
         key.next_rotation = Some(self.now() + days * 86_400);
         self.save_key(&key, &mut self.journal(call, id))?;
@@ -161,6 +209,7 @@ impl KeyService {
     ) -> Result<Empty, KmsError> {
         let mut key =
             self.authorized_key(call, id, &input.key_id, "DisableKeyRotation", Need::Usable)?;
+        automatic_rotatable(&key)?;
         key.rotation_period_days = None;
         key.next_rotation = None;
         self.save_key(&key, &mut self.journal(call, id))?;
@@ -192,11 +241,10 @@ impl KeyService {
         let mut key =
             self.authorized_key(call, id, &input.key_id, "RotateKeyOnDemand", Need::Usable)?;
         rotatable(&key)?;
-        let on_demand = self
-            .store
-            .versions(&key)?
+        let versions = self.store.versions(&key)?;
+        let on_demand = versions
             .iter()
-            .filter(|v| v.kind == "ON_DEMAND")
+            .filter(|v| v.kind == "ON_DEMAND" && v.version <= key.current_version)
             .count();
         if on_demand >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::new(
@@ -207,7 +255,11 @@ impl KeyService {
                 ),
             ));
         }
-        self.rotate(&mut key, "ON_DEMAND", &mut self.journal(call, id))?;
+        if key.is_imported() {
+            self.rotate_to_imported(call, id, key.clone(), &versions)?;
+        } else {
+            self.rotate(&mut key, "ON_DEMAND", &mut self.journal(call, id))?;
+        }
         Ok(KeyIdResponse { key_id: key.key_id })
     }
 
@@ -219,21 +271,33 @@ impl KeyService {
     ) -> Result<Page<RotationEntry>, KmsError> {
         let key = self.authorized_key(call, id, &input.key_id, "ListKeyRotations", Need::Any)?;
         let all = input.include_key_material == Some(IncludeKeyMaterial::AllKeyMaterial);
+        let imported = key.is_imported() && super::specs::is_symmetric(&key);
         let items = self
             .store
             .versions(&key)?
             .into_iter()
-            .filter(|v| all || v.version > 1)
-            .map(|v| RotationEntry {
-                key_id: key.arn.clone(),
-                key_material_id: material_id(&key.key_id, v.version),
-                key_material_state: if v.version == key.current_version {
-                    "CURRENT"
-                } else {
-                    "NON_CURRENT"
-                },
-                rotation_date: v.created,
-                rotation_type: (v.version > 1).then_some(v.kind),
+            .filter(|v| all || (v.version > 1 && v.version <= key.current_version))
+            .map(|v| {
+                let rotated = v.version > 1 && v.version <= key.current_version;
+                RotationEntry {
+                    key_id: key.arn.clone(),
+                    key_material_id: version_id(&key, &v),
+                    key_material_description: v.description.clone().filter(|_| imported),
+                    import_state: imported.then_some(if v.sealed.is_some() {
+                        "IMPORTED"
+                    } else {
+                        "PENDING_IMPORT"
+                    }),
+                    key_material_state: match v.version.cmp(&key.current_version) {
+                        std::cmp::Ordering::Equal => "CURRENT",
+                        std::cmp::Ordering::Less => "NON_CURRENT",
+                        std::cmp::Ordering::Greater => "PENDING_ROTATION",
+                    },
+                    expiration_model: v.expiration_model.clone().filter(|_| imported),
+                    valid_to: v.valid_to.filter(|_| imported),
+                    rotation_date: rotated.then_some(v.created),
+                    rotation_type: rotated.then_some(v.kind),
+                }
             })
             .collect();
         paginate("Rotations", items, input.limit, input.marker.as_deref())

@@ -217,23 +217,15 @@ impl KeyService {
         permit: &crate::eval::Permit,
         key: &KeyRecord,
     ) -> Result<std::sync::Arc<Vec<u8>>, KmsError> {
-        let id = (key.key_id.clone(), key.current_version);
-        if let Some(p) = self
-            .public_keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-        {
-            return Ok(p.clone());
+        if let Some(p) = self.cache.public_key(key, key.current_version) {
+            return Ok(p);
         }
         let material = self.material(permit, key, key.current_version)?;
         let public = std::sync::Arc::new(
             asymmetric::public_key(&key.key_spec, &material).map_err(crypto_failed)?,
         );
-        self.public_keys
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, public.clone());
+        self.cache
+            .put_public_key(key, key.current_version, public.clone());
         Ok(public)
     }
 

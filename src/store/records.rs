@@ -12,6 +12,11 @@ pub enum KeyState {
     Enabled,
     Disabled,
     PendingDeletion,
+    /// A key of origin `EXTERNAL` without (some of) its key material.
+    PendingImport,
+    /// A multi-Region primary key scheduled for deletion, waiting for its
+    /// replicas to be deleted first.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -20,6 +25,8 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
     }
 
@@ -27,6 +34,8 @@ impl KeyState {
         match s {
             "Enabled" => KeyState::Enabled,
             "PendingDeletion" => KeyState::PendingDeletion,
+            "PendingImport" => KeyState::PendingImport,
+            "PendingReplicaDeletion" => KeyState::PendingReplicaDeletion,
             _ => KeyState::Disabled,
         }
     }
@@ -52,17 +61,73 @@ pub struct KeyRecord {
     pub rotation_period_days: Option<i64>,
     pub next_rotation: Option<i64>,
     pub policy: String,
+    /// The version whose material encrypts; 0 for an imported key that has
+    /// had no material yet.
     pub current_version: u32,
+    /// `AWS_KMS` or `EXTERNAL` (imported key material).
+    pub origin: String,
+    /// The Region of the primary key of a multi-Region key; `None` for a
+    /// single-Region key. The key is the primary when this is its own
+    /// Region. Each Region's key is its own record (its own policy,
+    /// description, tags, aliases, grants, state and material copy), so that
+    /// Regions could live in separate stores that replicate.
+    pub primary_region: Option<Region>,
+}
+
+impl KeyRecord {
+    pub fn is_multi_region(&self) -> bool {
+        self.primary_region.is_some()
+    }
+
+    /// A multi-Region key whose primary is in another Region.
+    pub fn is_replica(&self) -> bool {
+        self.primary_region
+            .as_ref()
+            .is_some_and(|p| p != &self.scope.region)
+    }
+
+    pub fn is_imported(&self) -> bool {
+        self.origin == "EXTERNAL"
+    }
 }
 
 /// One version of a key's material, sealed under the root key.
 #[derive(Clone)]
 pub struct VersionRecord {
     pub version: u32,
-    pub sealed: Vec<u8>,
+    /// The sealed material; `None` when imported material expired, was
+    /// deleted, or has not been imported into this Region's key yet.
+    pub sealed: Option<Vec<u8>>,
     pub created: i64,
     /// `INITIAL`, `AUTOMATIC` or `ON_DEMAND`.
     pub kind: String,
+    /// The `KeyMaterialId` of imported material (a keyed commitment to it,
+    /// which recognises the same material when it is imported again);
+    /// `None` for material keyward generated.
+    pub material_id: Option<String>,
+    /// Imported material: its `KeyMaterialDescription`.
+    pub description: Option<String>,
+    /// Imported material: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE` while it is present.
+    pub expiration_model: Option<String>,
+    /// Imported material that expires: when (Unix seconds).
+    pub valid_to: Option<i64>,
+}
+
+impl VersionRecord {
+    /// Material keyward generated.
+    pub fn generated(version: u32, sealed: Vec<u8>, created: i64, kind: &str) -> VersionRecord {
+        VersionRecord {
+            version,
+            sealed: Some(sealed),
+            created,
+            kind: kind.to_owned(),
+            material_id: None,
+            description: None,
+            expiration_model: None,
+            valid_to: None,
+        }
+    }
 }
 
 /// An alias: unique by name within its account and Region.
@@ -123,7 +188,10 @@ impl GrantRecord {
     }
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version";
+pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region";
+
+pub(super) const VERSION_COLUMNS: &str =
+    "version, sealed, created, kind, material_id, description, expiration_model, valid_to";
 
 /// A scope read back from the store. Rows written before Regions were
 /// checked may hold a name that is not a Region; such a key keeps its
@@ -153,6 +221,10 @@ pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord>
         next_rotation: r.get(11)?,
         policy: r.get(12)?,
         current_version: r.get(13)?,
+        origin: r.get(14)?,
+        primary_region: r
+            .get::<_, Option<String>>(15)?
+            .map(|p| Region::parse(&p).unwrap_or_else(|| Region::unchecked(p))),
     })
 }
 
@@ -162,6 +234,10 @@ pub(super) fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Versio
         sealed: r.get(1)?,
         created: r.get(2)?,
         kind: r.get(3)?,
+        material_id: r.get(4)?,
+        description: r.get(5)?,
+        expiration_model: r.get(6)?,
+        valid_to: r.get(7)?,
     })
 }
 

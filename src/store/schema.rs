@@ -2,7 +2,9 @@
 //! `user_version`. Version 0 is the schema before scopes: aliases keyed by
 //! name alone, grants, tags and key versions without an account or Region.
 //! Version 2 adds what the audit log needs: keyward's own sealed keys and
-//! the audit anchor.
+//! the audit anchor. Version 3 makes a key's id unique only within its
+//! account and Region (a multi-Region key's replicas share it), and adds
+//! key origins, imported key material and multi-Region keys.
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -10,7 +12,7 @@ use super::StoreError;
 use super::records::GrantRecord;
 
 /// The schema this build writes.
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE keys (
@@ -46,6 +48,44 @@ CREATE TABLE audit_anchor (
     mac TEXT NOT NULL);
 ";
 
+/// Version 3: keys, their versions and tags keyed by account, Region and
+/// key id; a version's material may be absent (imported material that
+/// expired or was deleted, or is awaited in a replica).
+const SCHEMA_V3: &str = "
+CREATE TABLE keys_v3 (
+    account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, arn TEXT NOT NULL,
+    description TEXT NOT NULL, state TEXT NOT NULL, key_spec TEXT NOT NULL, key_usage TEXT NOT NULL,
+    created INTEGER NOT NULL, deletion_date INTEGER, pending_window INTEGER,
+    rotation_period INTEGER, next_rotation INTEGER, policy TEXT NOT NULL,
+    current_version INTEGER NOT NULL, origin TEXT NOT NULL DEFAULT 'AWS_KMS',
+    primary_region TEXT,
+    PRIMARY KEY (account, region, key_id));
+INSERT INTO keys_v3 (account, region, key_id, arn, description, state, key_spec, key_usage,
+    created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version)
+    SELECT account, region, key_id, arn, description, state, key_spec, key_usage, created,
+    deletion_date, pending_window, rotation_period, next_rotation, policy, current_version FROM keys;
+DROP TABLE keys;
+ALTER TABLE keys_v3 RENAME TO keys;
+CREATE INDEX keys_by_scope ON keys (account, region, created);
+CREATE INDEX keys_by_id ON keys (key_id);
+CREATE TABLE key_versions_v3 (
+    account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, version INTEGER NOT NULL,
+    sealed BLOB, created INTEGER NOT NULL, kind TEXT NOT NULL, material_id TEXT,
+    description TEXT, expiration_model TEXT, valid_to INTEGER,
+    PRIMARY KEY (account, region, key_id, version));
+INSERT INTO key_versions_v3 (account, region, key_id, version, sealed, created, kind)
+    SELECT account, region, key_id, version, sealed, created, kind FROM key_versions;
+DROP TABLE key_versions;
+ALTER TABLE key_versions_v3 RENAME TO key_versions;
+CREATE TABLE tags_v3 (
+    account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL, PRIMARY KEY (account, region, key_id, tag_key));
+INSERT INTO tags_v3 (account, region, key_id, tag_key, tag_value)
+    SELECT account, region, key_id, tag_key, tag_value FROM tags;
+DROP TABLE tags;
+ALTER TABLE tags_v3 RENAME TO tags;
+";
+
 /// Brings the database to [`VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -68,7 +108,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         (0, true) => v0_to_v1(&tx)?,
         _ => {}
     }
-    tx.execute_batch(SCHEMA_V2_ADDS)?;
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2_ADDS)?;
+    }
+    tx.execute_batch(SCHEMA_V3)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())

@@ -10,11 +10,15 @@ shapes declare. A shape that drifts from AWS fails here."""
 
 import base64
 import json
+import os
 import subprocess
+import time
 import uuid
 
 import botocore.session
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from conftest import ACCOUNT, client_for, keyward_bin
 
@@ -25,6 +29,7 @@ TYPES = {
     "string": {"string"},
     "integer": {"integer", "long"},
     "boolean": {"boolean"},
+    "timestamp": {"timestamp"},
     "blob": {"blob"},
     "map": {"map"},
     "list": {"list"},
@@ -172,6 +177,26 @@ def test_every_response_holds_only_members_aws_declares(server):
     kms.generate_data_key_pair(KeyId=key, KeyPairSpec="ECC_NIST_P256")
     kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="ECC_NIST_P256")
     kms.get_public_key(KeyId=signer)
+
+    def import_random(key_id, **extra):
+        params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+        public = serialization.load_der_public_key(params["PublicKey"])
+        sha = hashes.SHA256()
+        wrapped = public.encrypt(os.urandom(32), padding.OAEP(mgf=padding.MGF1(sha), algorithm=sha, label=None))
+        kms.import_key_material(KeyId=key_id, ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped, **extra)
+
+    byok = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    import_random(byok, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", KeyMaterialDescription="first")
+    import_random(byok, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", ImportType="NEW_KEY_MATERIAL")
+    kms.list_key_rotations(KeyId=byok, IncludeKeyMaterial="ALL_KEY_MATERIAL")
+    kms.delete_imported_key_material(KeyId=byok)
+    mrk = kms.create_key(MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    import_random(mrk, ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=time.time() + 3600)
+    kms.replicate_key(KeyId=mrk, ReplicaRegion="us-west-2", Tags=[{"TagKey": "t", "TagValue": "v"}])
+    moving = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=moving, ReplicaRegion="eu-west-1")
+    kms.update_primary_region(KeyId=moving, PrimaryRegion="eu-west-1")
+    kms.describe_key(KeyId=mrk)
     assert set(seen) == set(KEYWARD), f"operations the tour did not reach: {set(KEYWARD) - set(seen)}"
     for operation, body in seen.items():
         shape = BOTOCORE_KMS.operation_model(operation).output_shape
@@ -181,6 +206,10 @@ def test_every_response_holds_only_members_aws_declares(server):
             assert undeclared(operation, body, shape) == [], body
     # A signing key's metadata lists its algorithms, and only those.
     assert "EncryptionAlgorithms" not in seen["GetPublicKey"]
+    # The last key described: imported, expiring, multi-Region.
+    described = seen["DescribeKey"]["KeyMetadata"]
+    assert {"ValidTo", "ExpirationModel", "MultiRegionConfiguration"} <= set(described)
+    assert {"ImportState", "KeyMaterialDescription"} <= set(seen["ListKeyRotations"]["Rotations"][0])
     # The tour saw the new members AWS added in 2025.
     assert len(seen["DescribeKey"]["KeyMetadata"]["CurrentKeyMaterialId"]) == 64
     assert base64.b64decode(seen["Decrypt"]["Plaintext"]) == b"x"

@@ -228,3 +228,42 @@ aws_enum! {
         HmacSha512 = "HMAC_SHA_512",
     }
 }
+
+aws_enum! {
+    /// `AlgorithmSpec`: how imported key material is wrapped.
+    WrappingAlgorithm {
+        RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+        Sm2pke = "SM2PKE",
+    }
+}
+
+aws_enum! {
+    /// `WrappingKeySpec`: the public key that wraps imported key material.
+    WrappingKeySpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        Sm2 = "SM2",
+    }
+}
+
+aws_enum! {
+    /// `ExpirationModelType`.
+    ExpirationModel {
+        KeyMaterialExpires = "KEY_MATERIAL_EXPIRES",
+        KeyMaterialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+}
+
+aws_enum! {
+    /// `ImportType`: new key material (for the first import, or a rotation)
+    /// or key material the key had before.
+    ImportType {
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
+    }
+}

@@ -141,6 +141,11 @@ fn check(
                 return Err(not_converted(v, "a Boolean"));
             }
         }
+        Rule::Timestamp => {
+            if !v.as_f64().is_some_and(f64::is_finite) {
+                return Err(not_converted(v, "a Timestamp"));
+            }
+        }
         Rule::Blob { min, max } => {
             let text = string(v, "a Blob")?;
             let n = decoded_len(text)

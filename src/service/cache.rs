@@ -1,0 +1,114 @@
+//! What the service keeps in memory between calls: key records, compiled
+//! tables, sealed material and public keys. keyward serves one data
+//! directory from one process, so the caches are the store's truth; every
+//! change writes the store first, then the cache.
+//!
+//! A key is addressed by its ARN (account, Region and id): the records of
+//! a multi-Region key share an id across Regions. Records are found by id
+//! alone, without allocating, because a ciphertext names only the id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::store::KeyRecord;
+
+use super::KeyTables;
+
+/// Immutable bytes of key versions (sealed material, public keys) by
+/// (key ARN, version).
+type VersionBytes = HashMap<(String, u32), Arc<Vec<u8>>>;
+
+#[derive(Default)]
+pub(super) struct Caches {
+    /// Key records by key id: one per Region the key is in.
+    records: RwLock<HashMap<String, Vec<KeyRecord>>>,
+    /// Compiled policy and grants by key ARN.
+    tables: RwLock<HashMap<String, Arc<KeyTables>>>,
+    /// Sealed key material.
+    sealed: RwLock<VersionBytes>,
+    /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
+    /// public, immutable, and costly to derive from the private key.
+    public_keys: RwLock<VersionBytes>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // Every write below is a single map operation: a panic cannot leave a
+    // map half-changed, so a poisoned lock is safe to reuse.
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Caches {
+    /// The cached record of `key_id` that `matches`, if it is cached.
+    pub(super) fn record(
+        &self,
+        key_id: &str,
+        matches: impl Fn(&KeyRecord) -> bool,
+    ) -> Option<KeyRecord> {
+        read(&self.records)
+            .get(key_id)
+            .and_then(|rs| rs.iter().find(|k| matches(k)).cloned())
+    }
+
+    pub(super) fn put_record(&self, key: &KeyRecord) {
+        let mut records = write(&self.records);
+        let rs = records.entry(key.key_id.clone()).or_default();
+        rs.retain(|k| k.arn != key.arn);
+        rs.push(key.clone());
+    }
+
+    /// Forgets every Region's record of `key_id` (after a change to what
+    /// the Regions of a multi-Region key share).
+    pub(super) fn drop_records(&self, key_id: &str) {
+        write(&self.records).remove(key_id);
+    }
+
+    /// Forgets everything about one key (it was deleted).
+    pub(super) fn drop_key(&self, key: &KeyRecord) {
+        if let Some(rs) = write(&self.records).get_mut(&key.key_id) {
+            rs.retain(|k| k.arn != key.arn);
+        }
+        self.drop_material(key);
+        self.drop_tables(key);
+    }
+
+    /// Forgets a key's sealed material (imported material that expired or
+    /// was deleted).
+    pub(super) fn drop_material(&self, key: &KeyRecord) {
+        write(&self.sealed).retain(|(k, _), _| k != &key.arn);
+        write(&self.public_keys).retain(|(k, _), _| k != &key.arn);
+    }
+
+    pub(super) fn tables(&self, key: &KeyRecord) -> Option<Arc<KeyTables>> {
+        read(&self.tables).get(&key.arn).cloned()
+    }
+
+    pub(super) fn put_tables(&self, key: &KeyRecord, tables: Arc<KeyTables>) {
+        write(&self.tables).insert(key.arn.clone(), tables);
+    }
+
+    pub(super) fn drop_tables(&self, key: &KeyRecord) {
+        write(&self.tables).remove(&key.arn);
+    }
+
+    pub(super) fn sealed(&self, key: &KeyRecord, version: u32) -> Option<Arc<Vec<u8>>> {
+        read(&self.sealed).get(&(key.arn.clone(), version)).cloned()
+    }
+
+    pub(super) fn put_sealed(&self, key: &KeyRecord, version: u32, sealed: Arc<Vec<u8>>) {
+        write(&self.sealed).insert((key.arn.clone(), version), sealed);
+    }
+
+    pub(super) fn public_key(&self, key: &KeyRecord, version: u32) -> Option<Arc<Vec<u8>>> {
+        read(&self.public_keys)
+            .get(&(key.arn.clone(), version))
+            .cloned()
+    }
+
+    pub(super) fn put_public_key(&self, key: &KeyRecord, version: u32, public: Arc<Vec<u8>>) {
+        write(&self.public_keys).insert((key.arn.clone(), version), public);
+    }
+}
