@@ -467,3 +467,76 @@ fn the_evaluator_takes_the_key_account_it_is_given() {
         "A's key: B needs an IAM allow"
     );
 }
+
+/// A multi-Region key stays in its account: another account's
+/// administrator, even with a key policy that lets it use the key, cannot
+/// replicate it, move its primary, or import into or hand out wrapping keys
+/// for the owner's imported key; a replica serves only its owner's calls.
+#[test]
+fn multi_region_and_imported_keys_stay_in_their_account() {
+    let e = env();
+    let a = admin_of(A, "us-east-1");
+    let b = admin_of(B, "us-east-1");
+    let shared = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": [format!("arn:aws:iam::{A}:root"), format!("arn:aws:iam::{B}:root")]},
+                       "Action": "kms:*", "Resource": "*"}]
+    })
+    .to_string();
+    let mrk = ok(
+        &e.svc,
+        &a,
+        "CreateKey",
+        json!({"MultiRegion": true, "Policy": shared}),
+    )["KeyMetadata"]["Arn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    let byok = ok(
+        &e.svc,
+        &a,
+        "CreateKey",
+        json!({"Origin": "EXTERNAL", "Policy": shared}),
+    )["KeyMetadata"]["Arn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    for (op, input) in [
+        (
+            "ReplicateKey",
+            json!({"KeyId": mrk, "ReplicaRegion": "us-west-2"}),
+        ),
+        (
+            "UpdatePrimaryRegion",
+            json!({"KeyId": mrk, "PrimaryRegion": "us-west-2"}),
+        ),
+        (
+            "GetParametersForImport",
+            json!({"KeyId": byok, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+        ),
+        ("DeleteImportedKeyMaterial", json!({"KeyId": byok})),
+    ] {
+        let err = e.svc.call(&b, op, &input).expect_err(op);
+        assert_eq!(err.kind, ErrorKind::NotFound, "{op}: {}", err.message);
+    }
+    // The owner's replica is the owner's: B's caller scope in us-west-2 has
+    // no key of that id, though B may use the primary by its ARN.
+    ok(
+        &e.svc,
+        &a,
+        "ReplicateKey",
+        json!({"KeyId": mrk, "ReplicaRegion": "us-west-2"}),
+    );
+    let key_id = mrk.rsplit('/').next().expect("id");
+    let err = e
+        .svc
+        .call(
+            &admin_of(B, "us-west-2"),
+            "DescribeKey",
+            &json!({"KeyId": key_id}),
+        )
+        .expect_err("B has no such key");
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    let listed = ok(&e.svc, &admin_of(B, "us-west-2"), "ListKeys", json!({}));
+    assert_eq!(listed["Keys"], json!([]));
+}

@@ -19,6 +19,7 @@ mod explain;
 mod files;
 mod fuzz_corpora;
 mod grant_constraints;
+mod import_service;
 mod kms_rules;
 mod lint;
 mod migration;

@@ -115,6 +115,10 @@ impl KeyService {
                 "Message",
                 "Signature",
                 "Mac",
+                // Imported key material, wrapped, and the token whose
+                // private key unwraps it: never in the log together.
+                "ImportToken",
+                "EncryptedKeyMaterial",
             ] {
                 o.remove(member);
             }
