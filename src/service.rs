@@ -211,6 +211,11 @@ impl Facts {
     }
 }
 
+/// One single-valued condition key and its value.
+fn fact(key: &str, value: &str) -> (String, ContextValue) {
+    (key.to_owned(), ContextValue::One(value.to_owned()))
+}
+
 const MAX_POLICY: usize = 32 * 1024;
 /// The purpose of the key that commits to imported key material.
 const MATERIAL_ID_KEY: &str = "import-material-id-hmac-sha256";

@@ -15,7 +15,6 @@ use aws_lc_rs::hmac;
 use serde::Serialize;
 
 use crate::crypto::{Secret, asymmetric, wrapping};
-use crate::eval::ContextValue;
 use crate::store::{KeyRecord, KeyState, VersionRecord};
 
 use super::access::Reach;
@@ -25,7 +24,7 @@ use super::api::{KEY_ID, KEY_MATERIAL_ID, Rule, request};
 use super::fields::hex;
 use super::journal::ServiceChange;
 use super::rotation::origin_not_valid;
-use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need, specs};
+use super::{Call, ErrorKind, Facts, Identity, KeyService, KmsError, Need, fact, specs};
 
 /// How long an import token and its wrapping key are valid (AWS: 24 hours).
 const TOKEN_LIFETIME: i64 = 86_400;
@@ -121,18 +120,13 @@ fn incorrect_material() -> KmsError {
     )
 }
 
-fn pending_deletion(key: &KeyRecord) -> Option<KmsError> {
-    match key.state {
-        KeyState::PendingDeletion => Some(KmsError::new(
-            ErrorKind::KmsInvalidState,
-            format!("{} is pending deletion.", key.arn),
-        )),
-        KeyState::PendingReplicaDeletion => Some(KmsError::new(
-            ErrorKind::KmsInvalidState,
-            format!("{} is pending replica deletion.", key.arn),
-        )),
-        _ => None,
+/// Whether key material may be imported into `key` (or wrapping keys
+/// handed out for it): a key of origin `EXTERNAL` not pending deletion.
+fn takes_import(key: &KeyRecord) -> Result<(), KmsError> {
+    if !key.is_imported() {
+        return Err(origin_not_valid(key));
     }
+    super::access::check_state(key, Need::NotPending)
 }
 
 /// The state a key with imported material takes when `versions` are all
@@ -181,18 +175,13 @@ impl KeyService {
             Need::Any,
             Facts {
                 extra: vec![
-                    one("kms:WrappingAlgorithm", algorithm.as_str()),
-                    one("kms:WrappingKeySpec", spec.as_str()),
+                    fact("kms:WrappingAlgorithm", algorithm.as_str()),
+                    fact("kms:WrappingKeySpec", spec.as_str()),
                 ],
                 ..Facts::default()
             },
         )?;
-        if !key.is_imported() {
-            return Err(origin_not_valid(&key));
-        }
-        if let Some(e) = pending_deletion(&key) {
-            return Err(e);
-        }
+        takes_import(&key)?;
         if algorithm == WrappingAlgorithm::RsaesPkcs1V15 {
             return Err(KmsError::validation(
                 "The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported (since October 10, 2023); use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256.",
@@ -249,9 +238,9 @@ impl KeyService {
             ));
         }
         let valid_to = input.valid_to.map(|t| t.floor() as i64);
-        let mut extra = vec![one("kms:ExpirationModel", model.as_str())];
+        let mut extra = vec![fact("kms:ExpirationModel", model.as_str())];
         if let Some(t) = valid_to {
-            extra.push(one("kms:ValidTo", &t.to_string()));
+            extra.push(fact("kms:ValidTo", &t.to_string()));
         }
         self.authorize(
             call,
@@ -264,12 +253,7 @@ impl KeyService {
                 ..Facts::default()
             },
         )?;
-        if !key.is_imported() {
-            return Err(origin_not_valid(&key));
-        }
-        if let Some(e) = pending_deletion(&key) {
-            return Err(e);
-        }
+        takes_import(&key)?;
         let now = self.now();
         match (model, valid_to) {
             (ExpirationModel::KeyMaterialExpires, None) => {
@@ -567,8 +551,4 @@ impl KeyService {
         self.cache.put_record(&key);
         Ok(())
     }
-}
-
-fn one(key: &str, value: &str) -> (String, ContextValue) {
-    (key.to_owned(), ContextValue::One(value.to_owned()))
 }

@@ -24,6 +24,7 @@ use super::specs;
 use super::tags::{check_tags, tag_facts};
 use super::{
     Call, Empty, ErrorKind, Facts, Identity, KeyService, KeyTables, KmsError, MAX_POLICY, Need,
+    fact,
 };
 
 request! {
@@ -508,12 +509,11 @@ pub(super) fn creation_facts(
     origin: &str,
     multi_region_type: Option<&str>,
 ) -> Vec<(String, ContextValue)> {
-    let one = |k: &str, v: &str| (k.to_owned(), ContextValue::One(v.to_owned()));
     let mut facts = vec![
-        one("kms:KeySpec", spec),
-        one("kms:KeyUsage", usage),
-        one("kms:KeyOrigin", origin),
-        one(
+        fact("kms:KeySpec", spec),
+        fact("kms:KeyUsage", usage),
+        fact("kms:KeyOrigin", origin),
+        fact(
             "kms:MultiRegion",
             if multi_region_type.is_some() {
                 "true"
@@ -523,7 +523,7 @@ pub(super) fn creation_facts(
         ),
     ];
     if let Some(t) = multi_region_type {
-        facts.push(one("kms:MultiRegionKeyType", t));
+        facts.push(fact("kms:MultiRegionKeyType", t));
     }
     facts
 }
