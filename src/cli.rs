@@ -144,6 +144,10 @@ struct LintArgs {
     /// Configuration file (default: ./keyward.toml when present).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Lint every document as this kind: key-policy, identity, scp, rcp,
+    /// vpc-endpoint or grants (default: inferred, or `[lint.kinds]`).
+    #[arg(long, value_parser = parse_doc_kind, value_name = "KIND")]
+    kind: Option<keyward::lint::DocKind>,
     /// Print a rule's documentation and exit.
     #[arg(long, value_name = "RULE")]
     explain: Option<String>,
@@ -388,6 +392,16 @@ fn render_grants(index: &GrantIndex) -> String {
     out
 }
 
+fn parse_doc_kind(s: &str) -> Result<keyward::lint::DocKind, String> {
+    keyward::lint::DocKind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = keyward::lint::DocKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        format!("`{s}` is not a document kind ({})", names.join(", "))
+    })
+}
+
 fn lint_cmd(a: LintArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     use keyward::lint::{self, Config, output};
     let write = |out: &mut dyn Write, text: &str| {
@@ -428,6 +442,9 @@ fn lint_cmd(a: LintArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     config = config.ignore(a.ignore)?;
     if let Some(fail_on) = &a.fail_on {
         config = config.fail_on(fail_on)?;
+    }
+    if let Some(kind) = a.kind {
+        config = config.kind(kind);
     }
     let (reports, errors) = lint::lint_paths(&a.paths, &config);
     let unreadable = !errors.is_empty();

@@ -7,17 +7,19 @@
 //! GitHub workflow annotations.
 
 pub mod config;
+pub mod kind;
 pub mod output;
 mod rules;
 
 use std::fmt;
 
 pub use config::Config;
+pub use kind::DocKind;
 pub use rules::RULES;
 
 use crate::compile::{CompileError, CompiledPolicy, PolicyKind, wrap};
 use crate::policy::ast::{Grant, Policy};
-use crate::policy::{Document, Node, ParseError, Source, Span, parse_document};
+use crate::policy::{Document, Node, ParseError, Source, Span, parse_document_despite_duplicates};
 
 /// How serious a finding is. Ordered from most to least serious.
 #[derive(
@@ -71,6 +73,8 @@ pub struct RuleInfo {
     /// Stable kebab-case name, e.g. `unknown-action`.
     pub name: &'static str,
     pub category: Category,
+    /// The kinds of document the rule applies to.
+    pub kinds: &'static [DocKind],
     /// One line.
     pub summary: &'static str,
     pub what: &'static str,
@@ -157,17 +161,30 @@ pub struct Context<'a> {
     pub source: &'a Source,
     pub policy: Option<&'a Policy>,
     pub grants: &'a [Node<Grant>],
-    /// For a policy: a key policy when its statements name principals.
+    /// What kind of document this is (given, or inferred).
+    pub doc: DocKind,
+    /// How the compiler read it: a key policy names a principal in every
+    /// statement, an IAM policy in none.
     pub kind: PolicyKind,
     /// The compiled policy, when it compiles.
     pub compiled: Option<&'a CompiledPolicy>,
 }
 
-/// Lints one document with every rule; findings are sorted by position.
+/// Lints one document with every rule for its kind, inferred from its
+/// shape; findings are sorted by position.
 pub fn lint_source(source: &Source) -> Vec<Finding> {
+    lint_source_as(source, None)
+}
+
+/// Lints one document as `kind` (inferred when `None`).
+pub fn lint_source_as(source: &Source, kind: Option<DocKind>) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let doc = match parse_document(source) {
-        Ok(doc) => doc,
+    // A repeated key is reported, and the rest of the document linted.
+    let doc = match parse_document_despite_duplicates(source) {
+        Ok((doc, duplicates)) => {
+            findings.extend(duplicates.iter().map(parse_finding));
+            doc
+        }
         Err(errors) => {
             findings.extend(errors.errors().iter().map(parse_finding));
             return findings;
@@ -177,10 +194,8 @@ pub fn lint_source(source: &Source) -> Vec<Finding> {
         Document::Policy(p) => (Some(p), &[][..]),
         Document::Grants(g) => (None, g.as_slice()),
     };
-    let kind = match policy {
-        Some(p) if p.statements.iter().all(|s| s.node.principal.is_none()) => PolicyKind::IamPolicy,
-        _ => PolicyKind::KeyPolicy,
-    };
+    let doc_kind = kind.unwrap_or_else(|| DocKind::infer(&doc));
+    let kind = doc_kind.policy_kind();
     let compiled = match policy.map(|p| CompiledPolicy::compile(p, kind, source)) {
         Some(Ok(c)) => Some(c),
         Some(Err(errors)) => {
@@ -193,11 +208,14 @@ pub fn lint_source(source: &Source) -> Vec<Finding> {
         source,
         policy,
         grants,
+        doc: doc_kind,
         kind,
         compiled: compiled.as_ref(),
     };
-    for (_, check) in RULES {
-        check(&ctx, &mut findings);
+    for (rule, check) in RULES {
+        if rule.kinds.contains(&doc_kind) {
+            check(&ctx, &mut findings);
+        }
     }
     findings.sort_by_key(|f| (f.span.start, f.code));
     findings.dedup();
@@ -319,8 +337,9 @@ pub fn lint_paths(
 }
 
 fn lint_one(path: String, text: String, config: &Config) -> FileReport {
+    let kind = config.kind_for(std::path::Path::new(&path));
     let source = Source::new(path.clone(), text);
-    let findings = config.apply(lint_source(&source));
+    let findings = config.apply(lint_source_as(&source, kind));
     FileReport {
         path,
         source,

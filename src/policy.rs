@@ -153,6 +153,16 @@ pub fn parse_document(source: &Source) -> Result<Document, ParseErrors> {
     lower::document(&tree).map_err(|e| errors(source, e))
 }
 
+/// Parses a document whose only problems are repeated keys: the document
+/// (each later value read) and those problems, for the linter to report
+/// while it lints the rest.
+pub fn parse_document_despite_duplicates(
+    source: &Source,
+) -> Result<(Document, Vec<ParseError>), ParseErrors> {
+    let tree = cst::parse(&source.text).map_err(|e| errors(source, vec![e]))?;
+    lower::document_despite_duplicates(&tree).map_err(|e| errors(source, e))
+}
+
 fn errors(source: &Source, errors: Vec<ParseError>) -> ParseErrors {
     ParseErrors::new(&source.name, source.text.clone(), errors)
 }

@@ -22,6 +22,7 @@ mod grant_constraints;
 mod import_service;
 mod kms_rules;
 mod lint;
+mod lint_realistic;
 mod migration;
 mod no_panic;
 mod properties;

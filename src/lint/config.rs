@@ -9,6 +9,9 @@
 //!
 //! [lint.severity]
 //! KW110 = "warning"              # change a rule's category
+//!
+//! [lint.kinds]
+//! "org/scp/**" = "scp"           # the kind of the documents a glob matches
 //! ```
 
 use std::collections::BTreeMap;
@@ -16,7 +19,7 @@ use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{Category, Finding, RULES};
+use super::{Category, DocKind, Finding, RULES};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +39,8 @@ struct LintSection {
     exclude: Vec<String>,
     #[serde(default)]
     severity: BTreeMap<String, Category>,
+    #[serde(default)]
+    kinds: BTreeMap<String, DocKind>,
 }
 
 /// A configuration problem, reported with exit status 2.
@@ -69,6 +74,9 @@ pub struct Config {
     pub fail_on: Vec<Category>,
     exclude: GlobSet,
     severity: BTreeMap<String, Category>,
+    /// Document kinds by glob, the first match deciding; `--kind` puts
+    /// one glob matching everything first.
+    kinds: Vec<(globset::GlobMatcher, DocKind)>,
 }
 
 impl Default for Config {
@@ -79,6 +87,7 @@ impl Default for Config {
             fail_on: vec![Category::Error, Category::Security],
             exclude: GlobSet::empty(),
             severity: BTreeMap::new(),
+            kinds: Vec::new(),
         }
     }
 }
@@ -126,6 +135,15 @@ impl Config {
             glob: l.exclude.join(", "),
             message: e.to_string(),
         })?;
+        for (glob, kind) in l.kinds {
+            let matcher = Glob::new(&glob)
+                .map_err(|e| ConfigError::BadGlob {
+                    glob: glob.clone(),
+                    message: e.kind().to_string(),
+                })?
+                .compile_matcher();
+            config.kinds.push((matcher, kind));
+        }
         for (rule, category) in l.severity {
             check_selector(&rule)?;
             config.severity.insert(rule, category);
@@ -166,6 +184,22 @@ impl Config {
             .as_ref()
             .is_none_or(|s| s.iter().any(|sel| matches(sel, code)));
         selected && !self.ignore.iter().any(|sel| matches(sel, code))
+    }
+
+    /// Lints every document as `kind`, whatever the file says.
+    pub fn kind(mut self, kind: DocKind) -> Config {
+        if let Ok(all) = Glob::new("**") {
+            self.kinds.insert(0, (all.compile_matcher(), kind));
+        }
+        self
+    }
+
+    /// The kind the configuration gives the document at `path`, if any.
+    pub fn kind_for(&self, path: &Path) -> Option<DocKind> {
+        self.kinds
+            .iter()
+            .find(|(m, _)| m.is_match(path))
+            .map(|(_, k)| *k)
     }
 
     /// Whether a path is excluded.

@@ -3,6 +3,7 @@
 
 mod alias_arn_resource;
 mod broad_decrypt;
+mod condition_excludes_action;
 mod condition_key_never_applies;
 mod cross_account;
 mod deny_unresolved_variable;
@@ -17,15 +18,19 @@ mod key_policy_lockout;
 mod missing_version;
 mod not_principal_allow;
 pub(super) mod operator_type_mismatch;
+mod permissions_management;
 mod public_principal;
 mod redundant_statement;
+mod service_principal_unrestricted;
 mod set_operator_mismatch;
+mod star_resource_action;
 mod unknown_action;
 mod unknown_condition_key;
+mod unsupported_sid;
 mod variables_without_version;
 mod via_service_format;
 
-use super::{Context, Finding, RuleInfo};
+use super::{Category, Context, Finding, RuleInfo};
 use crate::compile::{ActionSet, actions_covered};
 use crate::policy::Node;
 use crate::policy::ast::{Condition, PrincipalId, Principals, Statement};
@@ -63,6 +68,12 @@ pub static RULES: &[(RuleInfo, Check)] = &[
         deny_unresolved_variable::check,
     ),
     (alias_arn_resource::RULE, alias_arn_resource::check),
+    (
+        condition_excludes_action::RULE,
+        condition_excludes_action::check,
+    ),
+    (star_resource_action::RULE, star_resource_action::check),
+    (unsupported_sid::RULE, unsupported_sid::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),
@@ -72,8 +83,24 @@ pub static RULES: &[(RuleInfo, Check)] = &[
         grant_without_constraint::check,
     ),
     (grant_redelegation::RULE, grant_redelegation::check),
+    (permissions_management::RULE, permissions_management::check),
+    (
+        service_principal_unrestricted::RULE,
+        service_principal_unrestricted::check,
+    ),
     (cross_account::RULE, cross_account::check),
 ];
+
+/// The category of a statement that can never match: a warning in an
+/// `Allow` (it grants nothing), a security finding in a `Deny` (the
+/// protection it reads as is not there).
+fn never_matching(deny: bool) -> Category {
+    if deny {
+        Category::Security
+    } else {
+        Category::Warning
+    }
+}
 
 /// The statements of the policy being linted.
 fn statements<'a>(ctx: &Context<'a>) -> &'a [Node<Statement>] {

@@ -10,23 +10,58 @@ use crate::catalog;
 type Errors = Vec<ParseError>;
 
 pub fn document(tree: &Node<Json>) -> Result<Document, Errors> {
+    match document_parts(tree) {
+        (Some(doc), errs) if errs.is_empty() => Ok(doc),
+        (_, errs) => Err(errs),
+    }
+}
+
+/// Lowers a document whose only problems are repeated keys (each later
+/// value read, as the rest of the document is): the document and those
+/// problems, so a linter can go on to the rest of it.
+pub fn document_despite_duplicates(tree: &Node<Json>) -> Result<(Document, Errors), Errors> {
+    match document_parts(tree) {
+        (Some(doc), errs)
+            if errs
+                .iter()
+                .all(|e| matches!(e, ParseError::DuplicateKey { .. })) =>
+        {
+            Ok((doc, errs))
+        }
+        (_, errs) => Err(errs),
+    }
+}
+
+fn document_parts(tree: &Node<Json>) -> (Option<Document>, Errors) {
     match &tree.node {
-        Json::Array(_) => grants(tree).map(Document::Grants),
+        Json::Array(_) => {
+            let (g, errs) = grants_parts(tree);
+            (Some(Document::Grants(g)), errs)
+        }
         Json::Object(members) => {
             let has = |name: &str| members.iter().any(|m| m.key.node == name);
             if has("Statement") {
-                policy(tree).map(Document::Policy)
+                let mut errs = Vec::new();
+                let p = lower_policy(tree, &mut errs);
+                (p.map(Document::Policy), errs)
             } else if has("GranteePrincipal") || has("Operations") || has("Grants") {
-                grants(tree).map(Document::Grants)
+                let (g, errs) = grants_parts(tree);
+                (Some(Document::Grants(g)), errs)
             } else {
-                Err(vec![ParseError::UnknownDocument {
-                    span: tree.loc.into(),
-                }])
+                (
+                    None,
+                    vec![ParseError::UnknownDocument {
+                        span: tree.loc.into(),
+                    }],
+                )
             }
         }
-        _ => Err(vec![ParseError::UnknownDocument {
-            span: tree.loc.into(),
-        }]),
+        _ => (
+            None,
+            vec![ParseError::UnknownDocument {
+                span: tree.loc.into(),
+            }],
+        ),
     }
 }
 
@@ -40,6 +75,13 @@ pub fn policy(tree: &Node<Json>) -> Result<Policy, Errors> {
 }
 
 pub fn grants(tree: &Node<Json>) -> Result<Vec<Node<Grant>>, Errors> {
+    match grants_parts(tree) {
+        (g, errs) if errs.is_empty() => Ok(g),
+        (_, errs) => Err(errs),
+    }
+}
+
+fn grants_parts(tree: &Node<Json>) -> (Vec<Node<Grant>>, Errors) {
     let mut errs = Vec::new();
     let mut out = Vec::new();
     match &tree.node {
@@ -67,7 +109,7 @@ pub fn grants(tree: &Node<Json>) -> Result<Vec<Node<Grant>>, Errors> {
         }
         _ => out.extend(lower_grant(tree, &mut errs)),
     }
-    if errs.is_empty() { Ok(out) } else { Err(errs) }
+    (out, errs)
 }
 
 fn wrong_type(element: &str, expected: &'static str, found: &Json, loc: Span) -> ParseError {

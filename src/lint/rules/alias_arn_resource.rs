@@ -3,12 +3,13 @@
 use super::{covered, statements};
 use crate::catalog::{Action, ResourceKind};
 use crate::compile::PolicyKind;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW115",
     name: "alias-arn-resource",
     category: Category::Warning,
+    kinds: &[DocKind::Identity, DocKind::Scp],
     summary: "An alias ARN in an IAM policy's `Resource` matches no request on a key.",
     what: "Reports alias ARNs (`arn:aws:kms:REGION:ACCOUNT:alias/NAME`) in the `Resource` of \
            IAM policy statements that cover operations on keys other than the alias \
@@ -64,6 +65,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         named.join(", ")
                     ),
                 )
+                .with_category(super::never_matching(
+                    s.node.effect.node == crate::policy::ast::Effect::Deny,
+                ))
                 .label("an alias ARN")
                 .help(
                     "name the key ARN, or keep `\"Resource\": \"*\"` and test `kms:RequestAlias` \

@@ -3,13 +3,14 @@
 use super::{covered, is_public, named_principals, statement_name, statements};
 use crate::catalog::Action;
 use crate::compile::PolicyKind;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 use crate::policy::ast::{Effect, PrincipalId};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW202",
     name: "broad-decrypt",
     category: Category::Security,
+    kinds: &[DocKind::KeyPolicy, DocKind::Identity],
     summary: "`kms:Decrypt` is granted only through a wildcard (`kms:*`, `*`, `kms:De*`, `NotAction`).",
     what: "Reports `Allow` statements that cover `kms:Decrypt` without naming it: through \
            `kms:*`, `*`, another wildcard, or `NotAction`. The account-root delegation \

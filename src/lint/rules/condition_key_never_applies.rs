@@ -2,12 +2,13 @@
 
 use super::{conditions, covered, statements};
 use crate::catalog;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW104",
     name: "condition-key-never-applies",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "A condition tests a key that no action of its statement ever carries.",
     what: "For each condition, checks that at least one action the statement covers can carry \
            the key (from the Service Authorization Reference: `kms:EncryptionContext:*` only on \

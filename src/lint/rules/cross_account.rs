@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use super::{covered, named_principals, statement_name, statements};
 use crate::catalog::{Action, ResourceKind};
 use crate::compile::PolicyKind;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 use crate::policy::ast::{AccountId, Effect, PrincipalId};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW301",
     name: "cross-account-access",
     category: Category::Suggestion,
+    kinds: &[DocKind::KeyPolicy],
     summary: "The key policy allows principals of another AWS account.",
     what: "Works out the key's account (from key ARNs in `Resource`, else the account named \
            most often) and reports each `Allow` to a principal of another account, naming the \

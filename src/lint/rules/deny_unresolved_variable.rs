@@ -2,7 +2,7 @@
 
 use super::statements;
 use crate::compile::matcher::{Part, parts};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::Span;
 use crate::policy::ast::Effect;
 
@@ -10,6 +10,7 @@ pub const RULE: RuleInfo = RuleInfo {
     code: "KW114",
     name: "deny-on-unresolved-variable",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "A `Deny` whose condition or resource uses a policy variable a request may lack is \
               skipped for that request.",
     what: "Reports policy variables without a default, in the conditions and resources of \

@@ -1,12 +1,13 @@
 //! KW109: two statements with the same `Sid`.
 
 use super::statements;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW109",
     name: "duplicate-sid",
     category: Category::Error,
+    kinds: kind::POLICIES,
     summary: "Two statements share a `Sid`.",
     what: "Reports every statement whose `Sid` repeats an earlier statement's.",
     why: "AWS requires `Sid`s to be unique within a policy; explanations, audit records and \

@@ -1,13 +1,14 @@
 //! KW111: an encryption-context condition that only tests `*`.
 
 use super::{conditions, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::BaseOperator;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW111",
     name: "encryption-context-wildcard",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "A `kms:EncryptionContext:` condition whose only value is `*` binds nothing.",
     what: "Reports `StringLike` (or `ForAnyValue:`/`ForAllValues:StringLike`) conditions on \
            encryption-context keys whose every value is `*`.",

@@ -1,13 +1,14 @@
 //! KW106: `ForAnyValue:` with a negated operator.
 
 use super::{conditions, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::SetQualifier;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW106",
     name: "for-any-value-negated",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "`ForAnyValue:` with a negated operator matches almost every request.",
     what: "Reports `ForAnyValue:StringNotEquals`, `ForAnyValue:StringNotLike` and the other \
            negated operators under `ForAnyValue:`.",

@@ -1,11 +1,12 @@
 //! KW206: a grant that lets its grantee create more grants.
 
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW206",
     name: "grant-redelegation",
     category: Category::Security,
+    kinds: &[DocKind::Grants],
     summary: "A grant allows `CreateGrant`: its grantee can pass the access on.",
     what: "Reports grants whose `Operations` include `CreateGrant`.",
     why: "A grantee with `CreateGrant` can create grants for other principals, with the same \

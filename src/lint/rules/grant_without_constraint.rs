@@ -1,11 +1,12 @@
 //! KW205: a grant that allows decrypt with no encryption-context constraint.
 
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW205",
     name: "grant-without-constraint",
     category: Category::Security,
+    kinds: &[DocKind::Grants],
     summary: "A grant allows decrypt-capable operations with no encryption-context constraint.",
     what: "Reports grants whose `Operations` include `Decrypt`, `ReEncryptFrom`, \
            `GenerateDataKey` or `GenerateDataKeyPair` and that have no \

@@ -1,13 +1,14 @@
 //! KW107: `...IfExists` in a `Deny`.
 
 use super::{conditions, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
-use crate::policy::ast::Effect;
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
+use crate::policy::ast::{BaseOperator, Effect};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW107",
     name: "if-exists-in-deny",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "An `...IfExists` condition in a `Deny` silently passes when the key is missing.",
     what: "Reports non-negated `IfExists` operators in `Deny` statements. A negated operator \
            (`StringNotEqualsIfExists`, `ArnNotLikeIfExists`, ...) already matches when the key \
@@ -28,8 +29,17 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for c in conditions(&s.node) {
             let op = c.node.operator.node;
             // A negated operator matches a missing key with or without
-            // `IfExists`: the deny means what it reads.
-            if op.if_exists && !op.base.is_negated() {
+            // `IfExists`: the deny means what it reads. So does
+            // `BoolIfExists` with only `false`: "deny unless true", AWS's
+            // documented pattern for MFA and data perimeters, where a
+            // missing key is meant to be denied.
+            let unless_true = op.base == BaseOperator::Bool
+                && !c.node.values.is_empty()
+                && c.node
+                    .values
+                    .iter()
+                    .all(|v| v.node.eq_ignore_ascii_case("false"));
+            if op.if_exists && !op.base.is_negated() && !unless_true {
                 out.push(
                     Finding::new(&RULE, c.node.operator.loc, format!(
                         "`{op}` in a Deny passes when `{}` is missing, so the deny applies to every request without it",

@@ -1,11 +1,12 @@
 //! KW001: the document does not parse or compile.
 
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW001",
     name: "invalid-document",
     category: Category::Error,
+    kinds: kind::ALL,
     summary: "The document is not valid JSON, or not a valid policy or grant.",
     what: "Reports every problem the parser and compiler find: malformed JSON, duplicate keys \
            in one object, values of the wrong type, unknown elements, an `Effect` other than \

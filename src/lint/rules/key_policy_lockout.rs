@@ -3,7 +3,7 @@
 use super::{covered, is_public, names_kms, statements};
 use crate::catalog::Action;
 use crate::compile::PolicyKind;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 use crate::policy::Span;
 use crate::policy::ast::{Effect, PrincipalId, Principals, Statement};
 
@@ -11,6 +11,7 @@ pub const RULE: RuleInfo = RuleInfo {
     code: "KW204",
     name: "key-policy-lockout",
     category: Category::Error,
+    kinds: &[DocKind::KeyPolicy],
     summary: "No principal is left able to call `kms:PutKeyPolicy`.",
     what: "Looks for an `Allow` of `kms:PutKeyPolicy` to some principal that no unconditional \
            `Deny` takes away again. Naming the account (delegating to IAM) counts. Reports the \

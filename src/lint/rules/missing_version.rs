@@ -1,12 +1,13 @@
 //! KW113: a policy without `Version`.
 
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::Span;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW113",
     name: "missing-version",
     category: Category::Suggestion,
+    kinds: kind::POLICIES,
     summary: "A policy without `\"Version\": \"2012-10-17\"`.",
     what: "Reports policies with no `Version`, or with the legacy `2008-10-17`.",
     why: "Without `2012-10-17`, policy variables are literal text and newer features behave \

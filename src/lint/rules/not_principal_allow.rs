@@ -1,13 +1,14 @@
 //! KW203: `NotPrincipal` with `Allow`.
 
 use super::{statement_name, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 use crate::policy::ast::Effect;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW203",
     name: "not-principal-allow",
     category: Category::Security,
+    kinds: &[DocKind::KeyPolicy, DocKind::VpcEndpoint],
     summary: "`NotPrincipal` with `Allow` grants access to everyone not listed.",
     what: "Reports `Allow` statements that use `NotPrincipal`.",
     why: "`NotPrincipal` with `Allow` allows every AWS identity in every account except the \

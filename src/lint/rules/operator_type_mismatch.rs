@@ -3,13 +3,14 @@
 
 use super::{conditions, statements};
 use crate::catalog::{self, KeyType};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::OperatorFamily;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW103",
     name: "operator-type-mismatch",
     category: Category::Error,
+    kinds: kind::POLICIES,
     summary: "A condition operator compares a key of another type, or a value it cannot read.",
     what: "Checks that each operator fits the type AWS gives its key (`Numeric*` on numeric \
            keys, `Date*` on dates, `Bool` on booleans, `IpAddress` on IP addresses, `String*` \

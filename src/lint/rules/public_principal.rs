@@ -1,13 +1,14 @@
 //! KW201: `Allow` to every principal without a condition that narrows it.
 
 use super::{conditions, is_public, statement_name, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo};
 use crate::policy::ast::Effect;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW201",
     name: "public-principal",
     category: Category::Security,
+    kinds: &[DocKind::KeyPolicy],
     summary: "An `Allow` to `\"*\"` without a condition that limits who the caller can be.",
     what: "Reports `Allow` statements whose principal is `\"*\"` (or `{\"AWS\": \"*\"}`) and \
            that have no positive condition on a key that identifies the caller or its origin \

@@ -1,14 +1,14 @@
 //! KW110: a statement that never applies, or that another statement covers.
 
 use super::{covered, names_kms, statement_name, statements};
-use crate::compile::PolicyKind;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, DocKind, Finding, RuleInfo, kind};
 use crate::policy::ast::{Principals, Statement};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW110",
     name: "redundant-statement",
     category: Category::Suggestion,
+    kinds: kind::POLICIES,
     summary: "A statement can never match, or another statement with the same effect covers it.",
     what: "Reports statements with no `Action` or `Resource`, statements of a key policy whose \
            actions name no KMS action (in an IAM policy such a statement applies to another \
@@ -30,7 +30,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             Some("it has no `Action`, so it never applies".to_owned())
         } else if st.resource.is_none() {
             Some("it has no `Resource`, so it never applies".to_owned())
-        } else if covered(st).is_empty() && ctx.kind == PolicyKind::KeyPolicy && about_kms {
+        } else if covered(st).is_empty() && ctx.doc == DocKind::KeyPolicy && about_kms {
             Some("its actions name no AWS KMS action, so it never applies to a key".to_owned())
         } else {
             None

@@ -3,13 +3,14 @@
 
 use super::{conditions, statements};
 use crate::catalog::{self, KeyType};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::SetQualifier;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW105",
     name: "set-operator-mismatch",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "`ForAllValues:`/`ForAnyValue:` on a single-valued key, or neither on a multivalued key.",
     what: "Checks that set qualifiers are used with multivalued keys (`kms:EncryptionContextKeys`, \
            `kms:GrantOperations`, `aws:TagKeys`, ...) and only with them. `ForAllValues:` on a \

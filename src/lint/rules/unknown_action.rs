@@ -3,12 +3,13 @@
 use super::statements;
 use crate::catalog::{self, ACTIONS};
 use crate::compile::actions_named;
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW101",
     name: "unknown-action",
     category: Category::Error,
+    kinds: kind::ALL,
     summary: "An `Action` or `NotAction` entry names no AWS KMS action.",
     what: "Checks every `kms:` entry of `Action` and `NotAction` against the full list of KMS \
            permissions, wildcards included, and suggests the closest action for a typo. Entries \

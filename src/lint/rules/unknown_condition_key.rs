@@ -2,12 +2,13 @@
 
 use super::{conditions, statements};
 use crate::catalog::{self, CONDITION_KEYS};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW102",
     name: "unknown-condition-key",
     category: Category::Error,
+    kinds: kind::POLICIES,
     summary: "A `kms:` or `aws:` condition key that does not exist.",
     what: "Checks every `kms:` and `aws:` condition key against the keys AWS KMS and IAM define \
            (case-insensitively, as AWS compares them) and suggests the closest one.",

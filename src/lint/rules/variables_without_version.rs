@@ -1,12 +1,13 @@
 //! KW108: policy variables in a policy whose version treats them as text.
 
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::Span;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW108",
     name: "variables-without-version",
     category: Category::Error,
+    kinds: kind::POLICIES,
     summary: "`${...}` is literal text unless the policy says `\"Version\": \"2012-10-17\"`.",
     what: "Reports `${...}` in condition values and resources of a policy without `Version` or \
            with `\"Version\": \"2008-10-17\"`.",

@@ -1,13 +1,14 @@
 //! KW112: a `kms:ViaService` value that is not `SERVICE.REGION.amazonaws.com`.
 
 use super::{conditions, statements};
-use crate::lint::{Category, Context, Finding, RuleInfo};
+use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::BaseOperator;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW112",
     name: "via-service-format",
     category: Category::Warning,
+    kinds: kind::POLICIES,
     summary: "`kms:ViaService` values have the form `SERVICE.REGION.amazonaws.com`.",
     what: "Checks each `kms:ViaService` value: a service name, a region, and \
            `amazonaws.com` (or `amazonaws.com.cn`), where `Like` operators may use wildcards.",
