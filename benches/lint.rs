@@ -16,14 +16,17 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::lint::{Config, lint_paths};
 
-/// Writes 1,000 files cycling through the example policies and grants
-/// (0.3 KB to 10 KB, 2.5 KB on average: key policies as teams write them).
+/// Writes 1,000 files cycling through the example policies and grants and
+/// the realistic corpus (key, identity, SCP, RCP, VPC endpoint policies
+/// and grants as teams write them).
 fn corpus() -> (PathBuf, usize) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
     let mut samples = Vec::new();
-    for e in std::fs::read_dir(root).expect("policies").flatten() {
-        if e.path().extension().is_some_and(|x| x == "json") {
-            samples.push(std::fs::read_to_string(e.path()).expect("read"));
+    for dir in [root.clone(), root.join("realistic")] {
+        for e in std::fs::read_dir(dir).expect("policies").flatten() {
+            if e.path().extension().is_some_and(|x| x == "json") {
+                samples.push(std::fs::read_to_string(e.path()).expect("read"));
+            }
         }
     }
     samples.sort();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use keyward::lint::{self, Category, Config, RULES, lint_source, output};
+use keyward::lint::{self, Category, Config, DocKind, RULES, lint_source, lint_source_as, output};
 use keyward::policy::Source;
 
 macro_rules! snapshot {
@@ -31,6 +31,19 @@ fn fixture(code: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no fixture for {code}"))
 }
 
+/// The kind a rule's fixture is linted as: the one its shape says, when
+/// the rule applies to it; else the first the rule applies to (an SCP
+/// looks like an identity policy).
+fn fixture_kind(rule: &lint::RuleInfo, text: &str) -> DocKind {
+    let inferred = keyward::policy::parse_document_despite_duplicates(&Source::new("f", text))
+        .map(|(d, _)| DocKind::infer(&d))
+        .ok();
+    match inferred {
+        Some(k) if rule.kinds.contains(&k) => k,
+        _ => rule.kinds[0],
+    }
+}
+
 fn report_for(path: &PathBuf, config: &Config) -> output::FileReport {
     let (mut reports, errors) = lint::lint_paths(std::slice::from_ref(path), config);
     assert!(errors.is_empty(), "{errors:?}");
@@ -53,7 +66,8 @@ fn every_rule_fires_on_its_fixture() {
             "{}: the fixture is the documented example",
             rule.code
         );
-        let findings = lint_source(&Source::new(path.display().to_string(), text));
+        let kind = fixture_kind(rule, &text);
+        let findings = lint_source_as(&Source::new(path.display().to_string(), text), Some(kind));
         assert!(
             findings.iter().any(|f| f.code == rule.code),
             "{} does not fire on its fixture: {findings:?}",
@@ -65,9 +79,11 @@ fn every_rule_fires_on_its_fixture() {
 #[test]
 fn one_snapshot_per_rule() {
     for (rule, _) in RULES {
+        let kind = fixture_kind(rule, rule.example);
         let config = Config::default()
             .select(vec![rule.code.to_owned()])
-            .expect("select");
+            .expect("select")
+            .kind(kind);
         let report = relative(report_for(&fixture(rule.code), &config));
         snapshot!(
             format!("lint_{}", rule.code),
@@ -119,7 +135,21 @@ fn negative_cases_do_not_fire_their_rule() {
             .unwrap_or_default()
             .to_owned();
         let code = name.split('-').next().unwrap_or_default().to_owned();
-        let r = report_for(&path, &Config::default());
+        // The kind the name says (`KW124-rcp-…`), else the one inferred.
+        let named = [
+            ("-rcp-", DocKind::Rcp),
+            ("-scp-", DocKind::Scp),
+            ("-key-policy-", DocKind::KeyPolicy),
+            ("-identity-", DocKind::Identity),
+            ("-vpce-", DocKind::VpcEndpoint),
+        ]
+        .into_iter()
+        .find(|(token, _)| name.contains(token));
+        let config = match named {
+            Some((_, kind)) => Config::default().kind(kind),
+            None => Config::default(),
+        };
+        let r = report_for(&path, &config);
         assert!(
             r.findings.iter().all(|f| f.code != code),
             "{name}: {code} fired: {:?}",

@@ -5,6 +5,7 @@ mod alias_arn_resource;
 mod broad_decrypt;
 mod condition_excludes_action;
 mod condition_key_never_applies;
+mod condition_value_format;
 mod cross_account;
 mod deny_unresolved_variable;
 mod duplicate_sid;
@@ -14,13 +15,18 @@ mod grant_redelegation;
 mod grant_without_constraint;
 mod if_exists_in_deny;
 pub(super) mod invalid_document;
+mod ip_address_range;
 mod key_policy_lockout;
 mod missing_version;
 mod not_principal_allow;
 pub(super) mod operator_type_mismatch;
+mod organizations_syntax;
 mod permissions_management;
+mod policy_size;
 mod public_principal;
+mod redundant_action;
 mod redundant_statement;
+mod resource_arn;
 mod service_principal_unrestricted;
 mod set_operator_mismatch;
 mod star_resource_action;
@@ -29,6 +35,7 @@ mod unknown_condition_key;
 mod unsupported_sid;
 mod variables_without_version;
 mod via_service_format;
+mod wildcard_without_like;
 
 use super::{Category, Context, Finding, RuleInfo};
 use crate::compile::{ActionSet, actions_covered};
@@ -74,6 +81,13 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     ),
     (star_resource_action::RULE, star_resource_action::check),
     (unsupported_sid::RULE, unsupported_sid::check),
+    (ip_address_range::RULE, ip_address_range::check),
+    (condition_value_format::RULE, condition_value_format::check),
+    (wildcard_without_like::RULE, wildcard_without_like::check),
+    (redundant_action::RULE, redundant_action::check),
+    (policy_size::RULE, policy_size::check),
+    (organizations_syntax::RULE, organizations_syntax::check),
+    (resource_arn::RULE, resource_arn::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),
