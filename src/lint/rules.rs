@@ -8,7 +8,9 @@ mod condition_key_never_applies;
 mod condition_value_format;
 mod cross_account;
 mod deny_unresolved_variable;
+mod duplicate_condition_key;
 mod duplicate_sid;
+mod empty_sid;
 mod encryption_context_wildcard;
 mod for_any_value_negated;
 mod grant_redelegation;
@@ -19,12 +21,15 @@ mod ip_address_range;
 mod key_policy_lockout;
 mod missing_version;
 mod not_principal_allow;
+mod null_with_qualifier;
 pub(super) mod operator_type_mismatch;
 mod organizations_syntax;
+mod paired_condition_key;
 mod permissions_management;
 mod policy_size;
 mod public_principal;
 mod redundant_action;
+mod redundant_resource;
 mod redundant_statement;
 mod resource_arn;
 mod service_principal_unrestricted;
@@ -88,6 +93,14 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     (policy_size::RULE, policy_size::check),
     (organizations_syntax::RULE, organizations_syntax::check),
     (resource_arn::RULE, resource_arn::check),
+    (
+        duplicate_condition_key::RULE,
+        duplicate_condition_key::check,
+    ),
+    (null_with_qualifier::RULE, null_with_qualifier::check),
+    (empty_sid::RULE, empty_sid::check),
+    (paired_condition_key::RULE, paired_condition_key::check),
+    (redundant_resource::RULE, redundant_resource::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),
