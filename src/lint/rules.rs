@@ -35,6 +35,7 @@ mod resource_arn;
 mod service_principal_unrestricted;
 mod set_operator_mismatch;
 mod star_resource_action;
+mod string_operator_on_arn;
 mod unknown_action;
 mod unknown_condition_key;
 mod unsupported_sid;
@@ -101,6 +102,7 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     (empty_sid::RULE, empty_sid::check),
     (paired_condition_key::RULE, paired_condition_key::check),
     (redundant_resource::RULE, redundant_resource::check),
+    (string_operator_on_arn::RULE, string_operator_on_arn::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),
