@@ -70,14 +70,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .collect();
             let privates = parsed.iter().filter(|(_, (a, _))| private(*a)).count();
             if privates > 0 && privates == parsed.len() {
-                let effect = if s.node.effect.node == Effect::Deny {
-                    if op == BaseOperator::NotIpAddress {
-                        "this Deny denies every request"
-                    } else {
-                        "this Deny denies nothing"
-                    }
-                } else {
-                    "this Allow allows nothing"
+                // `IpAddress` on private ranges is never true;
+                // `NotIpAddress` on them always is.
+                let effect = match (s.node.effect.node, op) {
+                    (Effect::Allow, BaseOperator::IpAddress) => "this Allow allows nothing",
+                    (Effect::Allow, _) => "the condition is always true, so it restricts nothing",
+                    (Effect::Deny, BaseOperator::IpAddress) => "this Deny denies nothing",
+                    (Effect::Deny, _) => "this Deny denies every request",
                 };
                 out.push(
                     Finding::new(

@@ -2,6 +2,7 @@
 
 use super::{covered, names_kms, statement_name, statements};
 use crate::lint::{Category, Context, DocKind, Finding, RuleInfo, kind};
+use crate::policy::Span;
 use crate::policy::ast::{Principals, Statement};
 
 pub const RULE: RuleInfo = RuleInfo {
@@ -22,15 +23,47 @@ pub const RULE: RuleInfo = RuleInfo {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let all = statements(ctx);
+    if ctx.policy.is_some() && all.is_empty() {
+        out.push(
+            Finding::new(
+                &RULE,
+                Span::new(0, 1.min(ctx.source.text.len())),
+                "the policy has no statements: AWS refuses it",
+            )
+            .with_category(Category::Error)
+            .label("no statements"),
+        );
+        return;
+    }
     // A document about another service entirely (no statement names KMS).
     let about_kms = all.iter().any(|s| names_kms(&s.node));
     for (i, s) in all.iter().enumerate() {
         let st = &s.node;
-        let never = if st.action.is_none() {
-            Some("it has no `Action`, so it never applies".to_owned())
+        // AWS refuses a statement without `Action` or `Resource` (IAM
+        // Access Analyzer: "Missing action", "Missing resource").
+        let missing = if st.action.is_none() {
+            Some("`Action`")
         } else if st.resource.is_none() {
-            Some("it has no `Resource`, so it never applies".to_owned())
-        } else if covered(st).is_empty() && ctx.doc == DocKind::KeyPolicy && about_kms {
+            Some("`Resource`")
+        } else {
+            None
+        };
+        if let Some(element) = missing {
+            out.push(
+                Finding::new(
+                    &RULE,
+                    s.loc,
+                    format!(
+                        "{} has no {element}: AWS refuses the policy",
+                        statement_name(i, st)
+                    ),
+                )
+                .with_category(Category::Error)
+                .label("incomplete statement"),
+            );
+            continue;
+        }
+        let never = if covered(st).is_empty() && ctx.doc == DocKind::KeyPolicy && about_kms {
             Some("its actions name no AWS KMS action, so it never applies to a key".to_owned())
         } else {
             None
