@@ -119,3 +119,27 @@ pub const POLICIES: &[DocKind] = &[
 ];
 /// Every kind.
 pub const ALL: &[DocKind] = &DocKind::ALL;
+
+/// Whether `name` is a Region of any AWS partition (the commercial
+/// Regions, China, GovCloud, the ISO partitions, the European Sovereign
+/// Cloud): what a Region condition value or an ARN's Region field can be.
+pub fn known_region(name: &str) -> bool {
+    const OTHERS: &[&str] = &[
+        "cn-north-1",
+        "cn-northwest-1",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "us-iso-east-1",
+        "us-iso-west-1",
+        "us-isob-east-1",
+        "us-isob-west-1",
+        "eu-isoe-west-1",
+        "us-isof-south-1",
+        "us-isof-east-1",
+        "eusc-de-east-1",
+    ];
+    OTHERS.contains(&name)
+        || crate::scope::Region::commercial()
+            .iter()
+            .any(|r| r.as_str() == name)
+}

@@ -6,6 +6,7 @@ mod broad_decrypt;
 mod condition_excludes_action;
 mod condition_key_never_applies;
 mod condition_value_format;
+mod conflicting_bool;
 mod cross_account;
 mod deny_unresolved_variable;
 mod duplicate_condition_key;
@@ -20,6 +21,7 @@ pub(super) mod invalid_document;
 mod ip_address_range;
 mod key_policy_lockout;
 mod missing_version;
+mod non_kms_action;
 mod not_principal_allow;
 mod null_with_qualifier;
 pub(super) mod operator_type_mismatch;
@@ -27,7 +29,10 @@ mod organizations_syntax;
 mod paired_condition_key;
 mod permissions_management;
 mod policy_size;
+mod policy_variable_syntax;
+mod principal_format;
 mod public_principal;
+mod rcp_condition_keys;
 mod redundant_action;
 mod redundant_resource;
 mod redundant_statement;
@@ -39,8 +44,11 @@ mod string_operator_on_arn;
 mod unknown_action;
 mod unknown_condition_key;
 mod unsupported_sid;
+mod untrustworthy_condition_key;
 mod variables_without_version;
 mod via_service_format;
+mod wildcard_in_service;
+mod wildcard_only_condition;
 mod wildcard_without_like;
 
 use super::{Category, Context, Finding, RuleInfo};
@@ -103,6 +111,20 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     (paired_condition_key::RULE, paired_condition_key::check),
     (redundant_resource::RULE, redundant_resource::check),
     (string_operator_on_arn::RULE, string_operator_on_arn::check),
+    (policy_variable_syntax::RULE, policy_variable_syntax::check),
+    (principal_format::RULE, principal_format::check),
+    (
+        untrustworthy_condition_key::RULE,
+        untrustworthy_condition_key::check,
+    ),
+    (
+        wildcard_only_condition::RULE,
+        wildcard_only_condition::check,
+    ),
+    (conflicting_bool::RULE, conflicting_bool::check),
+    (non_kms_action::RULE, non_kms_action::check),
+    (wildcard_in_service::RULE, wildcard_in_service::check),
+    (rcp_condition_keys::RULE, rcp_condition_keys::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),

@@ -4,7 +4,6 @@
 use super::{conditions, statements};
 use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::ast::OperatorFamily;
-use crate::scope::Region;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW120",
@@ -14,7 +13,8 @@ pub const RULE: RuleInfo = RuleInfo {
     summary: "A condition value cannot be a VPC id, VPC endpoint id or Region, which its key holds.",
     what: "Checks the values of `aws:SourceVpc` (`vpc-` and 8 or 17 letters and digits), \
            `aws:SourceVpce` (`vpce-` likewise) and the Region keys `aws:RequestedRegion`, \
-           `kms:ReplicaRegion` and `kms:PrimaryRegion` (such as `eu-west-1`), when compared \
+           `kms:ReplicaRegion` and `kms:PrimaryRegion` (a Region of an AWS partition, such as \
+           `eu-west-1`), when compared \
            with exact string operators. IAM Access Analyzer calls these \"Invalid vpc \
            format\", \"Invalid vpce format\" and \"Invalid Region\".",
     why: "A value that no request can carry makes the condition constant: never true for a \
@@ -41,7 +41,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 "aws:sourcevpc" => ("a VPC id (vpc-…)", |v| id_shape(v, "vpc-")),
                 "aws:sourcevpce" => ("a VPC endpoint id (vpce-…)", |v| id_shape(v, "vpce-")),
                 "aws:requestedregion" | "kms:replicaregion" | "kms:primaryregion" => {
-                    ("a Region name", |v| Region::parse(v).is_some())
+                    ("a Region", crate::lint::kind::known_region)
                 }
                 _ => continue,
             };

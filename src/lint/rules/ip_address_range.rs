@@ -57,18 +57,25 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for s in statements(ctx) {
         for c in conditions(&s.node) {
             let op = c.node.operator.node.base;
+            let key = c.node.key.node.lowercase();
             if !matches!(op, BaseOperator::IpAddress | BaseOperator::NotIpAddress)
-                || !c.node.key.node.0.eq_ignore_ascii_case("aws:SourceIp")
+                || !matches!(key.as_str(), "aws:sourceip" | "aws:vpcsourceip")
             {
                 continue;
             }
+            // Private addresses are what `aws:VpcSourceIp` holds.
+            let source_ip = key == "aws:sourceip";
             let parsed: Vec<_> = c
                 .node
                 .values
                 .iter()
                 .filter_map(|v| cidr(&v.node).map(|p| (v, p)))
                 .collect();
-            let privates = parsed.iter().filter(|(_, (a, _))| private(*a)).count();
+            let privates = if source_ip {
+                parsed.iter().filter(|(_, (a, _))| private(*a)).count()
+            } else {
+                0
+            };
             if privates > 0 && privates == parsed.len() {
                 // `IpAddress` on private ranges is never true;
                 // `NotIpAddress` on them always is.

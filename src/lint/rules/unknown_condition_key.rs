@@ -22,7 +22,24 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for s in statements(ctx) {
         for c in conditions(&s.node) {
             let key = c.node.key.node.0.as_str();
-            let prefix = key.split(':').next().unwrap_or("");
+            let Some((prefix, _)) = key
+                .split_once(':')
+                .filter(|(p, n)| !p.is_empty() && !n.is_empty())
+            else {
+                let mut f = Finding::new(
+                    &RULE,
+                    c.node.key.loc,
+                    format!("`{key}` is not a condition key: keys read `service:name`"),
+                )
+                .label("no service prefix");
+                if let Some(s) =
+                    suggest(&format!("kms:{key}")).or_else(|| suggest(&format!("aws:{key}")))
+                {
+                    f = f.help(format!("did you mean `{s}`?"));
+                }
+                out.push(f);
+                continue;
+            };
             if !(prefix.eq_ignore_ascii_case("kms") || prefix.eq_ignore_ascii_case("aws")) {
                 continue;
             }
