@@ -7,7 +7,7 @@
 //! the first.
 
 pub mod ast;
-mod cst;
+pub(crate) mod cst;
 mod err;
 mod lower;
 pub mod snippet;

@@ -8,6 +8,7 @@ mod condition_key_never_applies;
 mod condition_value_format;
 mod conflicting_bool;
 mod cross_account;
+mod date_value;
 mod deny_unresolved_variable;
 mod duplicate_condition_key;
 mod duplicate_sid;
@@ -19,6 +20,8 @@ mod grant_without_constraint;
 mod if_exists_in_deny;
 pub(super) mod invalid_document;
 mod ip_address_range;
+mod irrelevant_condition_key;
+mod json_shape;
 mod key_policy_lockout;
 mod missing_version;
 mod non_kms_action;
@@ -28,15 +31,18 @@ pub(super) mod operator_type_mismatch;
 mod organizations_syntax;
 mod paired_condition_key;
 mod permissions_management;
+mod permissive_pattern;
 mod policy_size;
 mod policy_variable_syntax;
 mod principal_format;
 mod public_principal;
 mod rcp_condition_keys;
 mod redundant_action;
+mod redundant_numeric_values;
 mod redundant_resource;
 mod redundant_statement;
 mod resource_arn;
+mod service_principal_condition_key;
 mod service_principal_unrestricted;
 mod set_operator_mismatch;
 mod star_resource_action;
@@ -125,6 +131,21 @@ pub static RULES: &[(RuleInfo, Check)] = &[
     (non_kms_action::RULE, non_kms_action::check),
     (wildcard_in_service::RULE, wildcard_in_service::check),
     (rcp_condition_keys::RULE, rcp_condition_keys::check),
+    (
+        service_principal_condition_key::RULE,
+        service_principal_condition_key::check,
+    ),
+    (permissive_pattern::RULE, permissive_pattern::check),
+    (date_value::RULE, date_value::check),
+    (
+        redundant_numeric_values::RULE,
+        redundant_numeric_values::check,
+    ),
+    (
+        irrelevant_condition_key::RULE,
+        irrelevant_condition_key::check,
+    ),
+    (json_shape::RULE, json_shape::check),
     (public_principal::RULE, public_principal::check),
     (broad_decrypt::RULE, broad_decrypt::check),
     (not_principal_allow::RULE, not_principal_allow::check),

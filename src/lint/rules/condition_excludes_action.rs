@@ -17,8 +17,10 @@ pub const RULE: RuleInfo = RuleInfo {
            requests never carry the key (the Service Authorization Reference: \
            `kms:EncryptionContext:*` only on cryptographic operations, \
            `kms:GrantIsForAWSResource` only on CreateGrant, ListGrants and RevokeGrant). When \
-           no action carries it, KW104 reports the condition instead. IAM Access Analyzer \
-           calls this \"Unsupported action for condition key\".",
+           no action carries it, KW104 reports the condition instead. With `NotAction`, only \
+           tag keys are checked. IAM Access Analyzer calls these \"Unsupported action for \
+           condition key\" and \"Allow/Deny NotAction with unsupported tag condition key for \
+           service\".",
     why: "Conditions are checked per request: for those actions the condition is always \
           false, so an `Allow` never allows them (`kms:Describe*` with an encryption-context \
           condition leaves DescribeKey impossible) and a `Deny` never denies them. It is a \
@@ -37,9 +39,10 @@ fn needs_key(op: &crate::policy::ast::ConditionOperator) -> bool {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for s in statements(ctx) {
-        if s.node.action.as_ref().is_some_and(|a| a.node.negated) {
-            continue; // NotAction: too broad to list.
-        }
+        // With `NotAction`, only tag keys: a `NotAction` statement with a tag
+        // condition reads as covering everything, and the actions that are
+        // not on a key carry no tags.
+        let not_action = s.node.action.as_ref().is_some_and(|a| a.node.negated);
         let actions: Vec<Action> = covered(&s.node).iter().collect();
         if actions.len() < 2 {
             continue;
@@ -47,6 +50,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for c in conditions(&s.node) {
             let key = c.node.key.node.0.as_str();
             if !needs_key(&c.node.operator.node) || catalog::condition_key(key).is_none() {
+                continue;
+            }
+            let lower = key.to_ascii_lowercase();
+            let tag_key = lower.starts_with("aws:resourcetag/")
+                || lower.starts_with("aws:requesttag/")
+                || lower == "aws:tagkeys";
+            if not_action && !tag_key {
                 continue;
             }
             let excluded: Vec<&Action> = actions.iter().filter(|a| !a.populates(key)).collect();

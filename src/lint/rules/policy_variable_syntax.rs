@@ -101,6 +101,20 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for c in conditions(&s.node) {
             for v in &c.node.values {
                 check_value(v, out);
+                // KW103 reports variables under the Numeric, Date and IP
+                // operators, whose values it parses.
+                if c.node.operator.node.base == crate::policy::ast::BaseOperator::Bool
+                    && v.node.contains("${")
+                {
+                    out.push(
+                        Finding::new(
+                            &RULE,
+                            v.loc,
+                            format!("`{}`: `Bool` takes no policy variable", v.node),
+                        )
+                        .label("variables work with String and Arn operators"),
+                    );
+                }
             }
         }
     }

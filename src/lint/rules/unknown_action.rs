@@ -40,6 +40,19 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             let (service, name) = text.split_once(':').unwrap_or(("", text));
             let kms = service.eq_ignore_ascii_case("kms");
+            let misspelt_kms = !kms && misspells_kms(service);
+            if misspelt_kms {
+                out.push(
+                    Finding::new(
+                        &RULE,
+                        pattern.loc,
+                        format!("`{service}` is not an AWS service"),
+                    )
+                    .label("no such service")
+                    .help(format!("did you mean `kms:{name}`?")),
+                );
+                continue;
+            }
             if !kms && !service.is_empty() {
                 // Another service's action: normal in an IAM policy.
                 continue;
@@ -62,6 +75,41 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 f = f.help("actions are written `SERVICE:Action`, e.g. `kms:Decrypt`");
             }
             out.push(f);
+        }
+    }
+}
+
+/// A service name that is `kms` with its letters swapped (`ksm`, `mks`) or
+/// one letter added (`kmss`, `kkms`, `kms2`): a misspelt KMS. (Names one
+/// letter *different* are real services: `dms`, `ams`.)
+fn misspells_kms(service: &str) -> bool {
+    let s = service.to_ascii_lowercase();
+    let mut letters: Vec<char> = s.chars().collect();
+    letters.sort_unstable();
+    let swapped = s.len() == 3 && letters == ['k', 'm', 's'] && s != "kms" && s != "msk";
+    let mut want = "kms".chars().peekable();
+    for c in s.chars() {
+        if want.peek() == Some(&c) {
+            want.next();
+        }
+    }
+    let added = s.len() == 4 && want.peek().is_none();
+    swapped || added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::misspells_kms;
+
+    #[test]
+    fn misspelt_kms() {
+        for s in ["ksm", "mks", "kmss", "KMSS", "kkms", "kms2"] {
+            assert!(misspells_kms(s), "{s}");
+        }
+        for s in [
+            "kms", "dms", "ams", "ecs", "sqs", "s3", "msk", "kafka", "iam",
+        ] {
+            assert!(!misspells_kms(s), "{s}");
         }
     }
 }
