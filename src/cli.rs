@@ -160,6 +160,8 @@ struct LintArgs {
 enum Format {
     Text,
     Json,
+    /// A Mermaid flowchart of the decision.
+    Mermaid,
 }
 
 #[derive(Debug, clap::Args)]
@@ -301,6 +303,7 @@ fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     let explanation = eval::explain(&table, &req);
     let rendered = match a.format {
         Format::Text => explanation.render_text(),
+        Format::Mermaid => explanation.render_mermaid(),
         Format::Json => {
             serde_json::to_string_pretty(&explanation)
                 .map_err(|e| miette::miette!("cannot render JSON: {e}"))?

@@ -97,3 +97,62 @@ fn json_shape() {
     let json = serde_json::to_string_pretty(&e).unwrap_or_default();
     snapshot!("explain_ebs_allow_json", json);
 }
+
+/// The same decisions as Mermaid flowcharts (`keyward explain --format
+/// mermaid`): the deciding statements marked and linked to the decision.
+#[test]
+fn mermaid_flowcharts() {
+    let allow = request(APP_SERVER, "kms:Decrypt")
+        .via_service("ec2.us-east-1.amazonaws.com")
+        .encryption_context("aws:ec2:arn", VOLUME)
+        .build();
+    let e = explain(&ebs(), &allow);
+    let chart = e.render_mermaid();
+    assert!(chart.starts_with("flowchart TD\n"));
+    assert!(
+        chart.contains("==> decision"),
+        "the deciding statement is linked"
+    );
+    snapshot!("explain_ebs_allow_mermaid", chart);
+
+    let table = DecisionTable::new(example("tenant-binding.json", PolicyKind::KeyPolicy));
+    let deny = request(
+        "arn:aws:sts::111122223333:assumed-role/TenantService/s",
+        "kms:Decrypt",
+    )
+    .build();
+    let e = explain(&table, &deny);
+    let chart = e.render_mermaid();
+    assert_eq!(
+        chart.matches("==> decision").count(),
+        3,
+        "every deny that applied"
+    );
+    snapshot!("explain_tenant_explicit_deny_mermaid", chart);
+
+    let table = DecisionTable::new(example("default-key-policy.json", PolicyKind::KeyPolicy))
+        .with_grants(grants_named(
+            "policies/grants.json",
+            include_str!("../policies/grants.json"),
+        ));
+    let req = request("arn:aws:iam::444455556666:role/Reporting", "kms:Decrypt")
+        .encryption_context("dept", "finance")
+        .build();
+    snapshot!(
+        "explain_grant_constraint_mermaid",
+        explain(&table, &req).render_mermaid()
+    );
+}
+
+/// Policy text cannot break out of a Mermaid label.
+#[test]
+fn mermaid_labels_are_escaped() {
+    let policy = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "a\"]-->x[\"<b>", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}"#;
+    let table = DecisionTable::new(key_policy(policy));
+    let e = explain(&table, &request(APP_SERVER, "kms:Decrypt").build());
+    let chart = e.render_mermaid();
+    assert!(!chart.contains("\"]-->x"), "{chart}");
+    assert!(!chart.contains("<b>"), "{chart}");
+    assert!(chart.contains("#quot;"));
+}

@@ -2,6 +2,7 @@
 //! and for every statement that did not apply, the first element that failed.
 //! `explain/render.rs` turns an explanation into text for people.
 
+mod mermaid;
 mod render;
 
 use std::collections::BTreeMap;

@@ -76,7 +76,7 @@ impl Explanation {
     }
 }
 
-fn describe_mismatch(m: &Mismatch) -> String {
+pub(super) fn describe_mismatch(m: &Mismatch) -> String {
     match m {
         Mismatch::NoAction => "statement has no `Action`, so it never applies".into(),
         Mismatch::NoResource => "statement has no `Resource`, so it never applies".into(),
