@@ -19,6 +19,7 @@
 
 pub mod chain;
 pub mod digest;
+pub mod query;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

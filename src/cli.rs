@@ -2,6 +2,7 @@
 
 mod api;
 mod audit;
+mod audit_query;
 mod serve;
 mod service;
 

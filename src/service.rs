@@ -29,6 +29,7 @@ mod multi_region;
 mod policies;
 pub mod quota;
 mod reencrypt;
+mod replay;
 mod rotation;
 mod rsa;
 mod signing;
@@ -48,6 +49,7 @@ use serde_json::{Map, Value, json};
 pub use data_dir::{DataDir, write_private};
 pub use err::{ErrorKind, KmsError};
 pub use journal::AuditKeys;
+pub use replay::decide_again;
 pub use trail::Refusal;
 
 use access::compile_key_policy;

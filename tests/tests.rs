@@ -8,6 +8,7 @@ mod api_model;
 mod asymmetric;
 mod asymmetric_service;
 mod audit;
+mod audit_query;
 mod audit_service;
 mod aws_exact;
 mod check;

@@ -44,6 +44,29 @@ enum AuditCommand {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
     },
+    /// The records that match every filter given (after the chain checks).
+    Query {
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        #[command(flatten)]
+        filters: super::audit_query::QueryArgs,
+        #[arg(long, value_enum, default_value_t = super::audit_query::QueryFormat::Text)]
+        format: super::audit_query::QueryFormat,
+    },
+    /// One request's recorded decision, and what today's key policy, grants
+    /// and IAM policies decide for the same request.
+    Explain {
+        /// The record's requestID (or eventID).
+        request_id: String,
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// The identities file with the caller's IAM policies (default:
+        /// DATA/identities.json).
+        #[arg(long)]
+        identities: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = super::audit_query::QueryFormat::Text)]
+        format: super::audit_query::QueryFormat,
+    },
 }
 
 pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
@@ -103,6 +126,17 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
             write(out, format!("{json}\n"))?;
             Ok(ExitCode::Ok)
         }
+        AuditCommand::Query {
+            data,
+            filters,
+            format,
+        } => super::audit_query::query_cmd(&data, filters, format, out),
+        AuditCommand::Explain {
+            request_id,
+            data,
+            identities,
+            format,
+        } => super::audit_query::explain_cmd(&data, &request_id, identities, format, out),
         AuditCommand::PublicKey { data } => {
             let (keys, _) =
                 AuditKeys::open(&DataDir::new(&data)).map_err(|e| miette::miette!("{e}"))?;
@@ -131,7 +165,7 @@ fn read_public_key(path: &Path) -> miette::Result<PublicKey> {
 
 /// Checks with the data directory's keys and anchor (and its own public
 /// key for a digest).
-fn verify_with_keys(
+pub(super) fn verify_with_keys(
     dir: &DataDir,
     path: &Path,
     digest: Option<&SignedDigest>,

@@ -255,20 +255,7 @@ impl KeyService {
         if let Some(t) = self.cache.tables(key) {
             return Ok(t);
         }
-        let policy = compile_key_policy(&key.key_id, &key.policy)?;
-        let mut grants = GrantIndex::default();
-        for g in self.store.grants(key)? {
-            let source = Source::new(format!("grant {}", g.grant_id), g.document.as_str());
-            let parsed = policy::parse_grants(&source)
-                .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
-            grants
-                .extend(&parsed, &source)
-                .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
-        }
-        let t = Arc::new(KeyTables {
-            policy: Arc::new(policy),
-            grants: Arc::new(grants),
-        });
+        let t = Arc::new(load_tables(&self.store, key)?);
         self.cache.put_tables(key, t.clone());
         Ok(t)
     }
@@ -280,57 +267,7 @@ impl KeyService {
         key: Option<&KeyRecord>,
         facts: Facts,
     ) -> Request {
-        let mut b = Request::builder(id.caller.clone(), action)
-            .secure_transport(id.secure_transport)
-            .current_time(
-                time::OffsetDateTime::from_unix_timestamp(self.now())
-                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-            );
-        if let Some(k) = key {
-            b = b
-                .resource(k.arn.as_str())
-                .key_account(k.scope.account.clone())
-                .context("kms:KeySpec", k.key_spec.clone())
-                .context("kms:KeyUsage", k.key_usage.clone())
-                .context("kms:KeyOrigin", k.origin.clone())
-                .context(
-                    "kms:MultiRegion",
-                    if k.is_multi_region() { "true" } else { "false" },
-                );
-            if k.is_multi_region() {
-                b = b.context(
-                    "kms:MultiRegionKeyType",
-                    if k.is_replica() { "REPLICA" } else { "PRIMARY" },
-                );
-            }
-            if super::specs::has_customer_master_key_spec(&k.key_spec) {
-                b = b
-                    .context("kms:CustomerMasterKeySpec", k.key_spec.clone())
-                    .context("kms:CustomerMasterKeyUsage", k.key_usage.clone());
-            }
-        }
-        if let Some(ip) = id.source_ip {
-            b = b.source_ip(ip);
-        }
-        if let Some(v) = &id.via_service {
-            b = b.via_service(v.clone());
-        }
-        for (k, v) in &id.tags {
-            b = b.principal_tag(k.clone(), v.clone());
-        }
-        for (k, v) in facts.context {
-            b = b.encryption_context(k, v);
-        }
-        if let Some(a) = facts.alias {
-            b = b.context("kms:RequestAlias", a);
-        }
-        for (k, v) in facts.extra {
-            b = match v {
-                ContextValue::One(s) => b.context(&k, s),
-                ContextValue::Many(vs) => b.context_values(&k, vs),
-            };
-        }
-        b.build()
+        build_request(id, action, key, facts, self.now())
     }
 
     /// Authorizes `action` on a key and checks the key's state.
@@ -439,6 +376,90 @@ impl KeyService {
         KeyMaterial::open(permit, &self.root, &key.key_id, version, &sealed)
             .map_err(|e| KmsError::internal(format!("key material: {e}")))
     }
+}
+
+/// The request the evaluator decides for a call by `id` on `key` at `now`
+/// (Unix seconds): the caller, the key's properties as condition keys, and
+/// the call's facts.
+pub(super) fn build_request(
+    id: &Identity,
+    action: Action,
+    key: Option<&KeyRecord>,
+    facts: Facts,
+    now: i64,
+) -> Request {
+    let mut b = Request::builder(id.caller.clone(), action)
+        .secure_transport(id.secure_transport)
+        .current_time(
+            time::OffsetDateTime::from_unix_timestamp(now)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        );
+    if let Some(k) = key {
+        b = b
+            .resource(k.arn.as_str())
+            .key_account(k.scope.account.clone())
+            .context("kms:KeySpec", k.key_spec.clone())
+            .context("kms:KeyUsage", k.key_usage.clone())
+            .context("kms:KeyOrigin", k.origin.clone())
+            .context(
+                "kms:MultiRegion",
+                if k.is_multi_region() { "true" } else { "false" },
+            );
+        if k.is_multi_region() {
+            b = b.context(
+                "kms:MultiRegionKeyType",
+                if k.is_replica() { "REPLICA" } else { "PRIMARY" },
+            );
+        }
+        if super::specs::has_customer_master_key_spec(&k.key_spec) {
+            b = b
+                .context("kms:CustomerMasterKeySpec", k.key_spec.clone())
+                .context("kms:CustomerMasterKeyUsage", k.key_usage.clone());
+        }
+    }
+    if let Some(ip) = id.source_ip {
+        b = b.source_ip(ip);
+    }
+    if let Some(v) = &id.via_service {
+        b = b.via_service(v.clone());
+    }
+    for (k, v) in &id.tags {
+        b = b.principal_tag(k.clone(), v.clone());
+    }
+    for (k, v) in facts.context {
+        b = b.encryption_context(k, v);
+    }
+    if let Some(a) = facts.alias {
+        b = b.context("kms:RequestAlias", a);
+    }
+    for (k, v) in facts.extra {
+        b = match v {
+            ContextValue::One(s) => b.context(&k, s),
+            ContextValue::Many(vs) => b.context_values(&k, vs),
+        };
+    }
+    b.build()
+}
+
+/// A key's compiled policy and grants, from the store.
+pub(super) fn load_tables(
+    store: &crate::store::Store,
+    key: &KeyRecord,
+) -> Result<KeyTables, KmsError> {
+    let policy = compile_key_policy(&key.key_id, &key.policy)?;
+    let mut grants = GrantIndex::default();
+    for g in store.grants(key)? {
+        let source = Source::new(format!("grant {}", g.grant_id), g.document.as_str());
+        let parsed = policy::parse_grants(&source)
+            .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
+        grants
+            .extend(&parsed, &source)
+            .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
+    }
+    Ok(KeyTables {
+        policy: Arc::new(policy),
+        grants: Arc::new(grants),
+    })
 }
 
 pub(super) fn compile_key_policy(key_id: &str, text: &str) -> Result<CompiledPolicy, KmsError> {
