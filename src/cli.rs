@@ -3,6 +3,7 @@
 mod api;
 mod audit;
 mod audit_query;
+mod lab;
 mod serve;
 mod service;
 
@@ -66,6 +67,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// List the AWS KMS operations keyward serves and their request models.
     Api(api::ApiArgs),
+    /// The envelope-encryption mini-lab: break, harden, observe.
+    Lab(lab::LabArgs),
     #[command(hide = true)]
     Debug(DebugArgs),
 }
@@ -225,6 +228,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Kms(a) => kms_cmd(a, out),
         Command::Audit(a) => audit::run(a, out),
         Command::Api(a) => api::run(&a, out),
+        Command::Lab(a) => lab::lab_cmd(a, out),
         Command::Debug(a) => debug_cmd(a, out),
     };
     match result {

@@ -38,7 +38,11 @@ fn scene() -> (std::path::PathBuf, String) {
         .iter()
         .map(|(k, p)| json!({"access_key_id": k, "secret_access_key": format!("s-{k}"), "principal": p, "iam_policies": [iam_decrypt()]}))
         .collect();
-    std::fs::write(dir.join("identities.json"), json!({"identities": ids}).to_string()).expect("ids");
+    std::fs::write(
+        dir.join("identities.json"),
+        json!({"identities": ids}).to_string(),
+    )
+    .expect("ids");
     let svc = KeyService::open(&data, "us-east-1").expect("open");
     let admin = Identity::new(Caller::parse("111122223333").expect("admin"));
     let policy = json!({"Version": "2012-10-17", "Statement": [
@@ -61,7 +65,8 @@ fn scene() -> (std::path::PathBuf, String) {
         .expect("encrypt")["CiphertextBlob"]
         .clone();
     let dec = json!({"CiphertextBlob": ct, "EncryptionContext": {"tenant": "acme"}});
-    svc.call(&identity(APP), "Decrypt", &dec).expect("app decrypts");
+    svc.call(&identity(APP), "Decrypt", &dec)
+        .expect("app decrypts");
     svc.call(&identity(INTRUDER), "Decrypt", &dec)
         .expect_err("the intruder is refused");
     svc.sync().expect("sync");
@@ -79,24 +84,64 @@ fn queries_and_explanations() {
     let (dir, key) = scene();
     let d = dir.to_str().expect("path");
     // Every unwrap of the key: two, one of them refused.
-    let out = run(&["audit", "query", "--data", d, "--key", &key, "--operation", "Decrypt"]);
+    let out = run(&[
+        "audit",
+        "query",
+        "--data",
+        d,
+        "--key",
+        &key,
+        "--operation",
+        "Decrypt",
+    ]);
     assert!(out.ends_with("2 records\n"), "{out}");
-    let refused = run(&["audit", "query", "--data", d, "--decision", "deny", "--format", "json"]);
+    let refused = run(&[
+        "audit",
+        "query",
+        "--data",
+        d,
+        "--decision",
+        "deny",
+        "--format",
+        "json",
+    ]);
     let refused: Vec<Value> = serde_json::from_str(&refused).expect("json");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["userIdentity"]["arn"], json!(INTRUDER));
-    let by_context = run(&["audit", "query", "--data", d, "--context", "tenant=acme", "--principal", APP]);
-    assert!(by_context.ends_with("2 records\n"), "Encrypt and Decrypt: {by_context}");
+    let by_context = run(&[
+        "audit",
+        "query",
+        "--data",
+        d,
+        "--context",
+        "tenant=acme",
+        "--principal",
+        APP,
+    ]);
+    assert!(
+        by_context.ends_with("2 records\n"),
+        "Encrypt and Decrypt: {by_context}"
+    );
     let none = run(&["audit", "query", "--data", d, "--context", "tenant=other"]);
     assert!(none.ends_with("0 records\n"), "{none}");
-    let later = run(&["audit", "query", "--data", d, "--since", "2999-01-01T00:00:00Z"]);
+    let later = run(&[
+        "audit",
+        "query",
+        "--data",
+        d,
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
     assert!(later.ends_with("0 records\n"), "{later}");
 
     // The refusal, explained as recorded and as today's policy decides.
     let request_id = refused[0]["requestID"].as_str().expect("id").to_owned();
     let out = run(&["audit", "explain", &request_id, "--data", d]);
     assert!(out.contains("recorded: ImplicitDeny kms:Decrypt"), "{out}");
-    assert!(out.contains("today:    ImplicitDeny (the same as recorded)"), "{out}");
+    assert!(
+        out.contains("today:    ImplicitDeny (the same as recorded)"),
+        "{out}"
+    );
 
     // The key policy changes to let the intruder in: the record still says
     // what happened, today's decision says what would happen now.
@@ -108,13 +153,28 @@ fn queries_and_explanations() {
          "Action": ["kms:PutKeyPolicy", "kms:DescribeKey"], "Resource": "*"},
         {"Sid": "Everyone", "Effect": "Allow", "Principal": {"AWS": [APP, INTRUDER]},
          "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]});
-    svc.call(&admin, "PutKeyPolicy", &json!({"KeyId": key, "Policy": open.to_string()}))
-        .expect("put");
+    svc.call(
+        &admin,
+        "PutKeyPolicy",
+        &json!({"KeyId": key, "Policy": open.to_string()}),
+    )
+    .expect("put");
     svc.sync().expect("sync");
     drop(svc);
     let out = run(&["audit", "explain", &request_id, "--data", d]);
-    assert!(out.contains("today:    Allow (CHANGED since the call"), "{out}");
-    let json_out = run(&["audit", "explain", &request_id, "--data", d, "--format", "json"]);
+    assert!(
+        out.contains("today:    Allow (CHANGED since the call"),
+        "{out}"
+    );
+    let json_out = run(&[
+        "audit",
+        "explain",
+        &request_id,
+        "--data",
+        d,
+        "--format",
+        "json",
+    ]);
     let v: Value = serde_json::from_str(&json_out).expect("json");
     assert_eq!(v["today"]["decision"], json!("Allow"));
     assert_eq!(v["recorded"][0]["decision"], json!("ImplicitDeny"));

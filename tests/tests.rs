@@ -22,6 +22,7 @@ mod fuzz_corpora;
 mod grant_constraints;
 mod import_service;
 mod kms_rules;
+mod lab;
 mod lint;
 mod lint_realistic;
 mod migration;
