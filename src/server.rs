@@ -64,6 +64,7 @@ struct AppState {
     identities: Identities,
     regions: Vec<Region>,
     metrics: Metrics,
+    slow_request: std::time::Duration,
 }
 
 impl AppState {
@@ -79,6 +80,15 @@ impl AppState {
     ) -> Response {
         self.metrics
             .record(operation, aws_type, None, started.elapsed().as_secs_f64());
+        // Who and what, never the request's body or signature.
+        tracing::info!(
+            operation,
+            error = aws_type,
+            peer = %edge.peer,
+            access_key = edge.access_key.unwrap_or("-"),
+            principal = edge.principal.unwrap_or("-"),
+            "refused at the edge"
+        );
         let refusal = Refusal {
             operation: crate::service::OPERATIONS
                 .contains(&operation)
@@ -306,6 +316,15 @@ async fn kms(
     // append); running it on the worker avoids a thread hand-off per request.
     let result = state.service.call(&identity, &operation, &input);
     let seconds = started.elapsed().as_secs_f64();
+    if started.elapsed() > state.slow_request {
+        tracing::warn!(
+            operation = op_label,
+            ms = (seconds * 1000.0) as u64,
+            outcome = result.as_ref().map_or_else(|e| e.kind.aws_type(), |_| "ok"),
+            principal = %identity.caller.arn,
+            "slow request"
+        );
+    }
     match result {
         Ok(v) => {
             state.metrics.record(op_label, "ok", None, seconds);
@@ -366,6 +385,12 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
     let service = KeyService::open(&dir, default_region.as_str())
         .map_err(|e| miette::miette!("{e}"))?
         .with_regions(config.regions.clone());
+    tracing::info!(
+        data = %config.data.display(),
+        database = %dir.database().display(),
+        audit_log = %dir.audit_log().display(),
+        "store and audit log opened"
+    );
     let (path, credentials) = match &config.identities {
         Some(p) => (p.clone(), None),
         None => {
@@ -410,6 +435,7 @@ pub async fn serve(
         identities,
         regions: config.regions.clone(),
         metrics: Metrics::default(),
+        slow_request: config.limits.slow_request,
     });
     let deadline = config.limits.request_timeout;
     let app = Router::new()
@@ -473,7 +499,7 @@ pub async fn serve(
                 let anchored =
                     tokio::task::spawn_blocking(move || state.service.anchor_audit()).await;
                 if let Ok(Err(e)) = anchored {
-                    eprintln!("keyward: cannot anchor the audit log: {e}");
+                    tracing::error!(error = %e, "cannot anchor the audit log");
                 }
             }
         })

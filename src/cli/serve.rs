@@ -54,11 +54,43 @@ pub(super) struct ServeArgs {
     /// Multiplies AWS's default rates (0.01 to try throttling locally).
     #[arg(long, default_value_t = 1.0)]
     quota_scale: f64,
+    /// Operational log lines on standard error: `text` or `json` (one
+    /// object per line). `RUST_LOG` filters them (default `info`; e.g.
+    /// `RUST_LOG=keyward=debug`, `RUST_LOG=off`). Separate from the audit
+    /// log; never holds secrets, plaintext or request bodies.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log requests that take longer than this many milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    slow_request_ms: u64,
     /// For tests only: the key service's clock (key material expiry,
     /// deletion, rotation; not request signatures) runs this many seconds,
     /// read from FILE on every use, ahead of the system clock.
     #[arg(long, hide = true, value_name = "FILE")]
     test_clock_offset: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Sends operational logs to standard error, filtered by `RUST_LOG`.
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second subscriber (tests that start servers in one process) keeps
+    // the first.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// The system clock plus the seconds written in `file` (0 when it is
@@ -137,6 +169,7 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
             request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
             handshake_timeout: std::time::Duration::from_secs(a.tls_handshake_timeout.max(1)),
             max_connections: a.max_connections.max(1),
+            slow_request: std::time::Duration::from_millis(a.slow_request_ms),
         },
     };
     let scheme = if config.tls.is_some() {
@@ -152,7 +185,21 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         .map(|r| r.to_string())
         .unwrap_or_default();
     let limits = quota_limits(&a)?;
+    init_logs(a.log_format);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        regions = config.regions.len(),
+        tls = config.tls.is_some(),
+        quotas = %a.quotas,
+        max_connections = config.limits.max_connections,
+        "keyward serve starting"
+    );
     let (service, identities, startup) = server::prepare(&config)?;
+    tracing::info!(
+        identities = identities.len(),
+        file = %startup.identities.display(),
+        "identities loaded"
+    );
     let mut service = service.with_quotas(keyward::service::quota::Quotas::new(limits));
     if let Some(file) = a.test_clock_offset.clone() {
         service = service.with_clock(offset_clock(file));
@@ -162,7 +209,13 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         .build()
         .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
     let mut banner = String::new();
-    runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
+    let served = runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
+        tracing::info!(
+            api = %addr,
+            metrics = %metrics.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            scheme,
+            "listening"
+        );
         let metrics = metrics
             .map(|m| format!(" (metrics on http://{m}/metrics)"))
             .unwrap_or_default();
@@ -183,7 +236,12 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         }
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
-    }))?;
+    }));
+    match &served {
+        Ok(()) => tracing::info!("stopped; the audit log is synced"),
+        Err(e) => tracing::error!(error = %e, "stopped"),
+    }
+    served?;
     Ok(ExitCode::Ok)
 }
 

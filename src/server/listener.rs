@@ -28,6 +28,8 @@ pub struct Limits {
     /// Connections open at once; further clients wait in the kernel's
     /// accept queue until one closes.
     pub max_connections: usize,
+    /// A request that takes longer is logged (`slow request`).
+    pub slow_request: Duration,
 }
 
 impl Default for Limits {
@@ -37,6 +39,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            slow_request: Duration::from_secs(1),
         }
     }
 }
@@ -62,9 +65,9 @@ pub async fn run(
             }
             Err(_) => {
                 if !full_logged {
-                    eprintln!(
-                        "keyward serve: {} connections open, the limit (--max-connections); new connections wait until one closes",
-                        limits.max_connections
+                    tracing::warn!(
+                        limit = limits.max_connections,
+                        "connections at the limit (--max-connections); new connections wait until one closes"
                     );
                     full_logged = true;
                 }
@@ -83,7 +86,7 @@ pub async fn run(
                 Err(e) => {
                     // Out of file descriptors and the like: say so, and
                     // do not spin.
-                    eprintln!("keyward serve: accept failed: {e}");
+                    tracing::error!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

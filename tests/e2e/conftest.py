@@ -20,6 +20,12 @@ ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
 
 
+def quiet_env():
+    """The environment for a server a test starts: its operational log off,
+    so the first line it prints is the banner (test_logs.py turns it on)."""
+    return {**os.environ, "RUST_LOG": "off"}
+
+
 def identity(key_id, principal, actions=None, **extra):
     ident = {
         "access_key_id": key_id,
@@ -77,6 +83,7 @@ def server():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=quiet_env(),
     )
     line = proc.stdout.readline()
     match = re.search(r"listening on (http://[0-9.:]+)", line)

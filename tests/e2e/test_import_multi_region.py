@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from conftest import ACCOUNT, IDENTITIES, keyward_bin
+from conftest import ACCOUNT, IDENTITIES, keyward_bin, quiet_env
 
 DAY = 86_400
 
@@ -39,7 +39,7 @@ def lab():
     proc = subprocess.Popen(
         [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data"),
          "--identities", ids, "--quotas", "off", "--test-clock-offset", clock],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env(),
     )
     line = proc.stdout.readline()
     match = re.search(r"listening on (http://[0-9.:]+)", line)

@@ -13,7 +13,7 @@ import urllib.request
 import boto3
 import pytest
 
-from conftest import IDENTITIES, keyward_bin, signed_post
+from conftest import IDENTITIES, keyward_bin, quiet_env, signed_post
 
 
 def test_malformed_requests_get_aws_errors(server):
@@ -67,7 +67,7 @@ def test_health_and_metrics(server, kms):
 
 def start(data, listen="127.0.0.1:0"):
     proc = subprocess.Popen([keyward_bin(), "serve", "--listen", listen, "--data", data],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env())
     banner = []
     while True:
         line = proc.stdout.readline()

@@ -18,7 +18,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, IDENTITIES, OTHER_ACCOUNT, keyward_bin
+from conftest import ACCOUNT, IDENTITIES, OTHER_ACCOUNT, keyward_bin, quiet_env
 
 RATE = 4  # DescribeKey requests per second, per account
 
@@ -35,7 +35,7 @@ def limited():
     proc = subprocess.Popen(
         [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
          "--data", os.path.join(tmp, "data"), "--identities", ids, "--quotas", quotas],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env(),
     )
     line = proc.stdout.readline()
     endpoint = re.search(r"listening on (http://[0-9.:]+)", line).group(1)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import ACCOUNT, IDENTITIES, keyward_bin
+from conftest import ACCOUNT, IDENTITIES, keyward_bin, quiet_env
 
 
 def self_signed(directory):
@@ -61,7 +61,7 @@ def test_https_and_secure_transport(server, kms):
     proc = subprocess.Popen(
         [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(directory, "data"),
          "--identities", ids, "--tls-cert", cert, "--tls-key", key],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env(),
     )
     try:
         line = proc.stdout.readline()
@@ -96,7 +96,7 @@ def test_a_silent_tls_client_is_dropped_after_the_handshake_timeout():
     proc = subprocess.Popen(
         [keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(directory, "data"),
          "--identities", ids, "--tls-cert", cert, "--tls-key", key, "--tls-handshake-timeout", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env(),
     )
     try:
         host, port = re.search(r"listening on https://([0-9.]+):(\d+)", proc.stdout.readline()).groups()
