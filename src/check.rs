@@ -911,6 +911,26 @@ pub static RULES: &[RuleInfo] = &[
         why: "Access from outside the account is the first thing to rule out for a key that protects private data.",
         example: "",
     },
+    RuleInfo {
+        code: "KC004",
+        name: "key-use",
+        category: Category::Security,
+        kinds: crate::lint::kind::POLICIES,
+        summary: "The principal can use this key (blast radius).",
+        what: "For `keyward check blast-radius`: the operations a principal can perform on a key, through which key policy statement (and IAM policy, when the key policy delegates to the account), and the encryption contexts that bind its cryptographic use.",
+        why: "When a workload role is compromised, this is what its credentials open until they are revoked.",
+        example: "",
+    },
+    RuleInfo {
+        code: "KC005",
+        name: "grant-held",
+        category: Category::Security,
+        kinds: crate::lint::kind::POLICIES,
+        summary: "The principal holds a grant on this key (blast radius).",
+        what: "For `keyward check blast-radius`: a grant whose grantee is the principal, with its operations and constraints.",
+        why: "A grant works without any policy change: revoking it is part of containing a compromised role.",
+        example: "",
+    },
 ];
 
 impl Witness {

@@ -3,6 +3,7 @@
 mod api;
 mod audit;
 mod audit_query;
+mod blast;
 mod lab;
 mod serve;
 mod service;
@@ -102,6 +103,9 @@ enum CheckCommand {
         #[arg(long, value_enum, default_value_t = LintFormat::Human)]
         format: LintFormat,
     },
+    /// Every key a principal can use, for which operations and through
+    /// which statement or grant, and the plan to contain it.
+    BlastRadius(blast::BlastArgs),
     /// PASS when no principal outside the key's account can reach any action.
     NoPublicAccess {
         policy: PathBuf,
@@ -505,6 +509,7 @@ fn subject(policy: &Path, grants: &[PathBuf]) -> miette::Result<(keyward::check:
 fn check_cmd(c: CheckCommand, out: &mut dyn Write) -> miette::Result<ExitCode> {
     use keyward::check;
     let (report, source, format) = match c {
+        CheckCommand::BlastRadius(a) => return blast::run(a, out),
         CheckCommand::NoNewAccess {
             old,
             new,

@@ -13,6 +13,7 @@ mod access;
 mod agreement;
 mod aliases;
 pub mod api;
+mod blast;
 mod cache;
 mod cryptographic;
 mod data_dir;
@@ -46,6 +47,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+pub use blast::{BlastRadius, blast_radius};
 pub use data_dir::{DataDir, write_private};
 pub use err::{ErrorKind, KmsError};
 pub use journal::AuditKeys;

@@ -11,6 +11,7 @@ mod audit;
 mod audit_query;
 mod audit_service;
 mod aws_exact;
+mod blast_radius;
 mod check;
 mod cli;
 mod crash;

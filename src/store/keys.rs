@@ -174,6 +174,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every key of every account and Region (for analyses over a whole
+    /// data directory), by account, Region and age.
+    pub fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys ORDER BY account, region, created, key_id"
+        ))?;
+        let rows = stmt.query_map([], key_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The keys of one account and Region, oldest first.
     pub fn keys(&self, scope: &Scope) -> Result<Vec<KeyRecord>, StoreError> {
         let conn = self.conn();
