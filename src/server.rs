@@ -325,6 +325,17 @@ async fn kms(
             "slow request"
         );
     }
+    if matches!(op_label, "Decrypt" | "ReEncrypt") {
+        let refused = result.as_ref().err().map(|e| match e.kind {
+            ErrorKind::AccessDenied if e.context_mismatch => "context_mismatch",
+            ErrorKind::AccessDenied => "no_permission",
+            ErrorKind::Disabled | ErrorKind::KmsInvalidState => "disabled_key",
+            ErrorKind::IncorrectKey => "wrong_key",
+            ErrorKind::InvalidCiphertext => "invalid_ciphertext",
+            _ => "other",
+        });
+        state.metrics.record_unwrap(&identity.caller.arn, refused);
+    }
     match result {
         Ok(v) => {
             state.metrics.record(op_label, "ok", None, seconds);

@@ -61,6 +61,9 @@ pub struct StatementTrace {
     pub via: Option<PrincipalMatch>,
     /// The first element that did not match, when it does not apply.
     pub failed: Option<Mismatch>,
+    /// Whether the statement has a condition on the encryption context.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_context: bool,
 }
 
 /// The element of a statement that stopped it from applying.
@@ -374,6 +377,11 @@ fn trace_row(kind: PolicyKind, row: &Row, req: &Request, key_applies: bool) -> S
         applies: via.is_some(),
         via,
         failed,
+        on_context: row.conditions.iter().any(|c| {
+            c.key
+                .get(..21)
+                .is_some_and(|p| p.eq_ignore_ascii_case("kms:EncryptionContext"))
+        }),
     }
 }
 

@@ -14,6 +14,17 @@ pub const UNAUTHENTICATED: &str = "unauthenticated";
 /// The operation label of an authenticated request naming no operation.
 pub const UNKNOWN: &str = "unknown";
 
+/// Why an unwrap was refused: the label values of
+/// `keyward_unwrap_denied_total`.
+pub const UNWRAP_REASONS: [&str; 6] = [
+    "context_mismatch",
+    "no_permission",
+    "disabled_key",
+    "wrong_key",
+    "invalid_ciphertext",
+    "other",
+];
+
 const BUCKETS: [f64; 10] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
 ];
@@ -29,6 +40,10 @@ struct Counters {
     /// Denied calls by operation and authenticated principal: principals
     /// come from the identities file, so the set is bounded by it.
     denies: BTreeMap<(&'static str, String), u64>,
+    /// Refused unwraps (Decrypt, ReEncrypt) by reason, from a fixed set.
+    unwrap_denied: BTreeMap<&'static str, u64>,
+    /// Successful unwraps by authenticated principal.
+    unwraps: BTreeMap<String, u64>,
     buckets: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
@@ -71,6 +86,16 @@ impl Metrics {
         m.sum += seconds;
     }
 
+    /// Counts one unwrap (Decrypt or ReEncrypt) by an authenticated
+    /// principal: done, or refused for `reason` (one of [`UNWRAP_REASONS`]).
+    pub fn record_unwrap(&self, principal: &str, refused: Option<&'static str>) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match refused {
+            Some(reason) => *m.unwrap_denied.entry(reason).or_default() += 1,
+            None => *m.unwraps.entry(principal.to_owned()).or_default() += 1,
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -93,6 +118,22 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "keyward_denied_total{{operation=\"{op}\",principal=\"{}\"}} {n}",
+                esc(principal)
+            );
+        }
+        out.push_str("# HELP keyward_unwrap_denied_total Refused unwraps (Decrypt, ReEncrypt) by reason: context_mismatch (a policy condition on the encryption context), no_permission, disabled_key (disabled or in another state), wrong_key (KeyId names another key), invalid_ciphertext (altered, or another encryption context), other.\n# TYPE keyward_unwrap_denied_total counter\n");
+        for reason in UNWRAP_REASONS {
+            let n = m.unwrap_denied.get(reason).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "keyward_unwrap_denied_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP keyward_unwraps_total Successful unwraps (Decrypt, ReEncrypt) by authenticated principal.\n# TYPE keyward_unwraps_total counter\n");
+        for (principal, n) in &m.unwraps {
+            let _ = writeln!(
+                out,
+                "keyward_unwraps_total{{principal=\"{}\"}} {n}",
                 esc(principal)
             );
         }

@@ -520,7 +520,19 @@ fn denied_by(
         Some(_) => Some("an identity-based policy"),
         None => None,
     };
-    match kind {
+    // Refused for the encryption context: a deny that tests it decided, or
+    // an allow that would have applied but for a condition on it.
+    let on_context = explanation.statements.iter().any(|s| {
+        let deciding = explanation
+            .decided_by
+            .iter()
+            .any(|d| d.origin.document == s.origin.document && d.origin.index == s.origin.index);
+        (deciding && s.effect == crate::policy::ast::Effect::Deny && s.on_context)
+            || (s.effect == crate::policy::ast::Effect::Allow
+                && matches!(&s.failed, Some(crate::eval::explain::Mismatch::Condition { key, .. })
+                    if key.get(..21).is_some_and(|p| p.eq_ignore_ascii_case("kms:EncryptionContext"))))
+    });
+    let error = match kind {
         Some(kind) => {
             let target = resource
                 .map(|r| format!(" on resource: {r}"))
@@ -534,6 +546,11 @@ fn denied_by(
             )
         }
         None => access_denied(id, action, resource),
+    };
+    if on_context {
+        error.on_context()
+    } else {
+        error
     }
 }
 

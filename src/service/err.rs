@@ -89,6 +89,10 @@ pub struct KmsError {
     /// What keyward knows beyond AWS's text (why a ciphertext was refused,
     /// say): recorded in the audit log, never sent to the client.
     pub detail: Option<String>,
+    /// The refusal came from the encryption context: a policy condition on
+    /// it, or a ciphertext that does not open under the context given (for
+    /// the on-call metric of context-mismatch denials).
+    pub context_mismatch: bool,
 }
 
 impl fmt::Display for KmsError {
@@ -103,7 +107,14 @@ impl KmsError {
             kind,
             message: message.into(),
             detail: None,
+            context_mismatch: false,
         }
+    }
+
+    /// Marks a refusal that came from the encryption context.
+    pub fn on_context(mut self) -> KmsError {
+        self.context_mismatch = true;
+        self
     }
 
     /// Adds what keyward knows beyond AWS's text (see [`KmsError::detail`]).
