@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::cli::keyward;
 use crate::service::{admin, env, verify_audit};
 
-fn records(dir: &std::path::Path) -> Vec<Value> {
+pub fn records(dir: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join("audit.jsonl"))
         .expect("audit")
         .lines()

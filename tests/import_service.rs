@@ -10,17 +10,10 @@ use keyward::service::{ErrorKind, KeyService, KmsError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use crate::audit_service::records;
 use crate::service::{admin, env};
 
 const NOW: i64 = 1_700_000_000;
-
-fn records(dir: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("audit.jsonl"))
-        .expect("audit")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
-}
 
 fn external_key(svc: &KeyService, policy: Option<&str>) -> String {
     let mut req = json!({"Origin": "EXTERNAL"});
