@@ -65,6 +65,7 @@ struct AppState {
     regions: Vec<Region>,
     metrics: Metrics,
     slow_request: std::time::Duration,
+    signing_keys: sigv4::SigningKeys,
 }
 
 impl AppState {
@@ -197,7 +198,7 @@ async fn kms(
         headers: &pairs,
         body: &body,
     };
-    let verified = sigv4::verify(
+    let verified = sigv4::verify_cached(
         &signed,
         |key| {
             state
@@ -206,6 +207,7 @@ async fn kms(
                 .map(|e| e.secret().to_vec())
         },
         now(),
+        &state.signing_keys,
     );
     let verified = match verified {
         Ok(v) => v,
@@ -447,6 +449,7 @@ pub async fn serve(
         regions: config.regions.clone(),
         metrics: Metrics::default(),
         slow_request: config.limits.slow_request,
+        signing_keys: sigv4::SigningKeys::default(),
     });
     let deadline = config.limits.request_timeout;
     let app = Router::new()

@@ -245,3 +245,40 @@ fn meaningful_headers_must_be_signed() {
     p.headers.push(("User-Agent".into(), "boto3".into()));
     assert!(check(&p, SUITE_TIME).is_ok());
 }
+
+/// The signing-key cache: filled only by requests that verified, never
+/// answers for a secret other than the one its key came from, and gives
+/// the same answers as deriving the key every time.
+#[test]
+fn signing_keys_are_cached_only_after_a_signature_verifies() {
+    let cache = sigv4::SigningKeys::default();
+    let secret_of =
+        |s: &'static str| move |k: &str| (k == "AKIDEXAMPLE").then(|| s.as_bytes().to_vec());
+    let cached = |p: &Parsed, secret: &'static str| {
+        let req = SignedRequest {
+            method: &p.method,
+            path: &p.path,
+            query: &p.query,
+            headers: &p.headers,
+            body: &p.body,
+        };
+        sigv4::verify_cached(&req, secret_of(secret), SUITE_TIME, &cache)
+    };
+    let mut tampered = vector("post-vanilla");
+    tampered.body = b"changed".to_vec();
+    assert!(cached(&tampered, SECRET).is_err());
+    assert!(cached(&vector("post-vanilla"), "not-the-secret").is_err());
+    assert!(cache.is_empty(), "failed verifications add nothing");
+    for name in CASES {
+        assert_eq!(
+            cached(&vector(name), SECRET).map(|v| v.access_key_id),
+            check(&vector(name), SUITE_TIME).map(|v| v.access_key_id),
+            "{name}"
+        );
+    }
+    assert_eq!(cache.len(), 1, "one access key, day, Region and service");
+    // The same access key with another secret (a rotated identity) is not
+    // answered from the cache: its signature is checked, and fails.
+    assert!(cached(&vector("post-vanilla"), "a-rotated-secret").is_err());
+    assert!(cached(&vector("post-vanilla"), SECRET).is_ok());
+}

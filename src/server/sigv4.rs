@@ -224,12 +224,86 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigError> {
     })
 }
 
+/// SigV4 signing keys (four HMACs each) by access key, date, Region and
+/// service, derived once and kept: only after a request signed with them
+/// verified, so no unauthenticated request adds an entry; bounded, and
+/// each entry holds the secret it came from, so a changed secret is never
+/// answered from the cache. Keys and secrets are wiped on drop and never
+/// printed.
+#[derive(Default)]
+pub struct SigningKeys {
+    keys: std::sync::Mutex<std::collections::HashMap<(String, String, String, String), CachedKey>>,
+}
+
+struct CachedKey {
+    secret: zeroize::Zeroizing<Vec<u8>>,
+    key: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// How many signing keys [`SigningKeys`] keeps (one per access key, day,
+/// Region and service in use); past it, the cache starts over.
+const MAX_SIGNING_KEYS: usize = 4096;
+
+impl SigningKeys {
+    fn get(
+        &self,
+        scope: &(String, String, String, String),
+        secret: &[u8],
+    ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let c = keys.get(scope)?;
+        bool::from(c.secret.as_slice().ct_eq(secret)).then(|| c.key.clone())
+    }
+
+    fn put(&self, scope: (String, String, String, String), secret: &[u8], key: &[u8]) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= MAX_SIGNING_KEYS {
+            keys.clear();
+        }
+        keys.insert(
+            scope,
+            CachedKey {
+                secret: zeroize::Zeroizing::new(secret.to_vec()),
+                key: zeroize::Zeroizing::new(key.to_vec()),
+            },
+        );
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Verifies a request's SigV4 signature. `secret_for` looks up the secret
 /// of an access key id; `now` is Unix seconds.
 pub fn verify(
     req: &SignedRequest<'_>,
     secret_for: impl Fn(&str) -> Option<Vec<u8>>,
     now: i64,
+) -> Result<Verified, SigError> {
+    verify_with(req, secret_for, now, None)
+}
+
+/// [`verify`], deriving signing keys through `cache`.
+pub fn verify_cached(
+    req: &SignedRequest<'_>,
+    secret_for: impl Fn(&str) -> Option<Vec<u8>>,
+    now: i64,
+    cache: &SigningKeys,
+) -> Result<Verified, SigError> {
+    verify_with(req, secret_for, now, Some(cache))
+}
+
+fn verify_with(
+    req: &SignedRequest<'_>,
+    secret_for: impl Fn(&str) -> Option<Vec<u8>>,
+    now: i64,
+    cache: Option<&SigningKeys>,
 ) -> Result<Verified, SigError> {
     let auth = header(req.headers, "authorization").ok_or(SigError::Missing)?;
     let a = parse_authorization(auth)?;
@@ -293,9 +367,23 @@ pub fn verify(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical_request.as_bytes())
     );
-    let key = signing_key(&secret, a.date, a.region, a.service);
+    let scope_key = (
+        a.access_key_id.to_owned(),
+        a.date.to_owned(),
+        a.region.to_owned(),
+        a.service.to_owned(),
+    );
+    let cached = cache.and_then(|c| c.get(&scope_key, &secret));
+    let fresh = cached.is_none();
+    let key = match cached {
+        Some(k) => k,
+        None => zeroize::Zeroizing::new(signing_key(&secret, a.date, a.region, a.service)),
+    };
     let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
     if expected.as_bytes().ct_eq(a.signature.as_bytes()).into() {
+        if let (Some(c), true) = (cache, fresh) {
+            c.put(scope_key, &secret, &key);
+        }
         Ok(Verified {
             access_key_id: a.access_key_id.to_owned(),
             region: a.region.to_owned(),
