@@ -19,7 +19,7 @@ pub use rules::RULES;
 
 use crate::compile::{CompileError, CompiledPolicy, PolicyKind, wrap};
 use crate::policy::ast::{Grant, Policy};
-use crate::policy::{Document, Node, ParseError, Source, Span, parse_document_despite_duplicates};
+use crate::policy::{Document, Node, ParseError, Source, Span, parse_with_tree};
 
 /// How serious a finding is. Ordered from most to least serious.
 #[derive(
@@ -168,6 +168,8 @@ pub struct Context<'a> {
     pub kind: PolicyKind,
     /// The compiled policy, when it compiles.
     pub compiled: Option<&'a CompiledPolicy>,
+    /// The JSON as written, for checks of the JSON itself.
+    pub(crate) tree: &'a Node<crate::policy::cst::Json>,
 }
 
 /// Lints one document with every rule for its kind, inferred from its
@@ -180,10 +182,10 @@ pub fn lint_source(source: &Source) -> Vec<Finding> {
 pub fn lint_source_as(source: &Source, kind: Option<DocKind>) -> Vec<Finding> {
     let mut findings = Vec::new();
     // A repeated key is reported, and the rest of the document linted.
-    let doc = match parse_document_despite_duplicates(source) {
-        Ok((doc, duplicates)) => {
+    let (tree, doc) = match parse_with_tree(source) {
+        Ok((tree, doc, duplicates)) => {
             findings.extend(duplicates.iter().map(parse_finding));
-            doc
+            (tree, doc)
         }
         Err(errors) => {
             findings.extend(errors.errors().iter().map(parse_finding));
@@ -211,6 +213,7 @@ pub fn lint_source_as(source: &Source, kind: Option<DocKind>) -> Vec<Finding> {
         doc: doc_kind,
         kind,
         compiled: compiled.as_ref(),
+        tree: &tree,
     };
     for (rule, check) in RULES {
         if rule.kinds.contains(&doc_kind) {

@@ -159,8 +159,17 @@ pub fn parse_document(source: &Source) -> Result<Document, ParseErrors> {
 pub fn parse_document_despite_duplicates(
     source: &Source,
 ) -> Result<(Document, Vec<ParseError>), ParseErrors> {
+    parse_with_tree(source).map(|(_, doc, dups)| (doc, dups))
+}
+
+/// [`parse_document_despite_duplicates`], also giving the JSON tree as
+/// written (for checks of the JSON itself, such as empty objects).
+pub(crate) fn parse_with_tree(
+    source: &Source,
+) -> Result<(Node<cst::Json>, Document, Vec<ParseError>), ParseErrors> {
     let tree = cst::parse(&source.text).map_err(|e| errors(source, vec![e]))?;
-    lower::document_despite_duplicates(&tree).map_err(|e| errors(source, e))
+    let (doc, dups) = lower::document_despite_duplicates(&tree).map_err(|e| errors(source, e))?;
+    Ok((tree, doc, dups))
 }
 
 fn errors(source: &Source, errors: Vec<ParseError>) -> ParseErrors {

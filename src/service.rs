@@ -54,7 +54,6 @@ pub use journal::AuditKeys;
 pub use replay::decide_again;
 pub use trail::Refusal;
 
-use access::compile_key_policy;
 use api::Request;
 
 use crate::audit::AuditLog;
@@ -254,10 +253,7 @@ impl KeyService {
             usage: Mutex::new(None),
             quotas: quota::Quotas::off(),
             material_ids,
-            no_key_policy: Arc::new(compile_key_policy(
-                "none",
-                r#"{"Version": "2012-10-17", "Statement": []}"#,
-            )?),
+            no_key_policy: Arc::new(access::no_key_policy()?),
         })
     }
 

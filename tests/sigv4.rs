@@ -38,14 +38,18 @@ fn parse(text: &str) -> Parsed {
     }
 }
 
-fn check(p: &Parsed, now: i64) -> Result<sigv4::Verified, SigError> {
-    let req = SignedRequest {
+fn signed(p: &Parsed) -> SignedRequest<'_> {
+    SignedRequest {
         method: &p.method,
         path: &p.path,
         query: &p.query,
         headers: &p.headers,
         body: &p.body,
-    };
+    }
+}
+
+fn check(p: &Parsed, now: i64) -> Result<sigv4::Verified, SigError> {
+    let req = signed(p);
     sigv4::verify(
         &req,
         |k| (k == "AKIDEXAMPLE").then(|| SECRET.as_bytes().to_vec()),
@@ -255,14 +259,7 @@ fn signing_keys_are_cached_only_after_a_signature_verifies() {
     let secret_of =
         |s: &'static str| move |k: &str| (k == "AKIDEXAMPLE").then(|| s.as_bytes().to_vec());
     let cached = |p: &Parsed, secret: &'static str| {
-        let req = SignedRequest {
-            method: &p.method,
-            path: &p.path,
-            query: &p.query,
-            headers: &p.headers,
-            body: &p.body,
-        };
-        sigv4::verify_cached(&req, secret_of(secret), SUITE_TIME, &cache)
+        sigv4::verify_cached(&signed(p), secret_of(secret), SUITE_TIME, &cache)
     };
     let mut tampered = vector("post-vanilla");
     tampered.body = b"changed".to_vec();

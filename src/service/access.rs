@@ -462,6 +462,12 @@ pub(super) fn load_tables(
     })
 }
 
+/// The key policy of a call on no key (CreateKey, ListKeys, ...): none,
+/// so only the caller's IAM policies decide.
+pub(super) fn no_key_policy() -> Result<CompiledPolicy, KmsError> {
+    compile_key_policy("none", r#"{"Version": "2012-10-17", "Statement": []}"#)
+}
+
 pub(super) fn compile_key_policy(key_id: &str, text: &str) -> Result<CompiledPolicy, KmsError> {
     let source = Source::new(format!("key policy of {key_id}"), text);
     let parsed = policy::parse_policy(&source).map_err(|e| {

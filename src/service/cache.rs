@@ -29,6 +29,9 @@ pub(super) struct Caches {
     /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
     /// public, immutable, and costly to derive from the private key.
     public_keys: RwLock<VersionBytes>,
+    /// Imported keys: when their first present material expires (`None`:
+    /// never), so a request need not read the versions to know.
+    expiries: RwLock<HashMap<String, Option<i64>>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -80,6 +83,16 @@ impl Caches {
     pub(super) fn drop_material(&self, key: &KeyRecord) {
         write(&self.sealed).retain(|(k, _), _| k != &key.arn);
         write(&self.public_keys).retain(|(k, _), _| k != &key.arn);
+        write(&self.expiries).remove(&key.arn);
+    }
+
+    /// When an imported key's first present material expires, if known.
+    pub(super) fn expiry(&self, key: &KeyRecord) -> Option<Option<i64>> {
+        read(&self.expiries).get(&key.arn).copied()
+    }
+
+    pub(super) fn put_expiry(&self, key: &KeyRecord, expiry: Option<i64>) {
+        write(&self.expiries).insert(key.arn.clone(), expiry);
     }
 
     pub(super) fn tables(&self, key: &KeyRecord) -> Option<Arc<KeyTables>> {

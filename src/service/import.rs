@@ -485,7 +485,23 @@ impl KeyService {
     /// afterwards.
     pub(super) fn expire_material(&self, mut key: KeyRecord) -> Result<KeyRecord, KmsError> {
         let now = self.now();
+        if self
+            .cache
+            .expiry(&key)
+            .is_some_and(|e| e.is_none_or(|t| t > now))
+        {
+            return Ok(key);
+        }
         let mut versions = self.store.versions(&key)?;
+        let next = versions
+            .iter()
+            .filter(|v| v.sealed.is_some())
+            .filter_map(|v| v.valid_to)
+            .min();
+        if next.is_none_or(|t| t > now) {
+            self.cache.put_expiry(&key, next);
+            return Ok(key);
+        }
         let expired: Vec<VersionRecord> = versions
             .iter()
             .filter(|v| v.sealed.is_some() && v.valid_to.is_some_and(|t| t <= now))

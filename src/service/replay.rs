@@ -70,12 +70,8 @@ pub fn decide_again(
     let store = Store::open(&dir.database())?;
     let Some(arn) = key_arn else {
         // A call on no key: the caller's IAM policies alone decide.
-        let none = super::access::compile_key_policy(
-            "none",
-            r#"{"Version": "2012-10-17", "Statement": []}"#,
-        )?;
         let table = DecisionTable::from_parts(
-            std::sync::Arc::new(none),
+            std::sync::Arc::new(super::access::no_key_policy()?),
             id.iam_policies.clone(),
             std::sync::Arc::default(),
         );

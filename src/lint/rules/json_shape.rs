@@ -3,7 +3,7 @@
 
 use crate::lint::{Category, Context, Finding, RuleInfo, kind};
 use crate::policy::Node;
-use crate::policy::cst::{self, Json};
+use crate::policy::cst::Json;
 
 pub const RULE: RuleInfo = RuleInfo {
     code: "KW145",
@@ -78,7 +78,5 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if ctx.policy.is_none() {
         return;
     }
-    if let Ok(tree) = cst::parse(&ctx.source.text) {
-        walk(&tree, None, out);
-    }
+    walk(ctx.tree, None, out);
 }
