@@ -23,7 +23,10 @@ pub mod asymmetric;
 pub mod blob;
 mod ed25519ph;
 pub mod kem;
+mod root;
 pub mod wrapping;
+
+pub use root::RootKey;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
@@ -107,94 +110,6 @@ impl KeyMaterial {
     }
 }
 
-/// The root key that seals key material at rest (AES-256-GCM, with the key
-/// id and version as associated data).
-pub struct RootKey(Secret);
-
-const ROOT_AAD: &[u8] = b"keyward key material v1\0";
-/// keyward's own keys (the audit chain's MAC key, its digest signing key)
-/// are sealed in a separate domain: no sealed internal key opens as key
-/// material of a KMS key, and no sealed key material opens as an internal
-/// key.
-const INTERNAL_AAD: &[u8] = b"keyward internal key v1\0";
-
-impl RootKey {
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<RootKey, CryptoError> {
-        if bytes.len() != 32 {
-            return Err(CryptoError::KeyLength(bytes.len()));
-        }
-        Ok(RootKey(Secret::new(bytes)))
-    }
-
-    pub fn generate() -> RootKey {
-        RootKey(Secret::random(32))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        self.0.expose()
-    }
-
-    fn aad(key_id: &str, version: u32) -> Vec<u8> {
-        let mut aad = ROOT_AAD.to_vec();
-        aad.extend_from_slice(key_id.as_bytes());
-        aad.push(0);
-        aad.extend_from_slice(&version.to_be_bytes());
-        aad
-    }
-
-    /// Seals key material for storage: nonce ‖ ciphertext ‖ tag.
-    pub fn seal(
-        &self,
-        key_id: &str,
-        version: u32,
-        material: &Secret,
-    ) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ct = seal(
-            self.expose(),
-            &nonce,
-            &Self::aad(key_id, version),
-            material.expose(),
-        )?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
-    }
-
-    /// Seals one of keyward's own keys (named by `purpose`) for storage.
-    pub fn seal_internal(&self, purpose: &str, key: &Secret) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let mut aad = INTERNAL_AAD.to_vec();
-        aad.extend_from_slice(purpose.as_bytes());
-        let ct = seal(self.expose(), &nonce, &aad, key.expose())?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
-    }
-
-    /// Opens what [`RootKey::seal_internal`] sealed for `purpose`.
-    pub fn unseal_internal(&self, purpose: &str, sealed: &[u8]) -> Result<Secret, CryptoError> {
-        let (nonce, ct) = sealed
-            .split_first_chunk::<12>()
-            .ok_or(CryptoError::Truncated)?;
-        let mut aad = INTERNAL_AAD.to_vec();
-        aad.extend_from_slice(purpose.as_bytes());
-        open(self.expose(), nonce, &aad, ct)
-    }
-
-    /// Opens what [`RootKey::seal`] produced for this key id and version.
-    /// Private: the only way to key material is [`KeyMaterial::open`], which
-    /// takes a [`Permit`].
-    fn unseal(&self, key_id: &str, version: u32, sealed: &[u8]) -> Result<Secret, CryptoError> {
-        let (nonce, ct) = sealed
-            .split_first_chunk::<12>()
-            .ok_or(CryptoError::Truncated)?;
-        open(self.expose(), nonce, &Self::aad(key_id, version), ct)
-    }
-}
-
 /// Something went wrong below the API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
@@ -212,6 +127,9 @@ pub enum CryptoError {
     UnsupportedSpec(String),
     #[error("{0} failed")]
     Asymmetric(String),
+    /// The HSM holding the root key or the key could not be used.
+    #[error("{0}")]
+    Token(String),
 }
 
 /// AES-GCM encryption with a 96-bit nonce and a 128-bit tag: ciphertext ‖ tag.

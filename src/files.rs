@@ -50,3 +50,9 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
+
+/// Makes a directory's entries (a file created, renamed or removed in it)
+/// durable.
+pub fn sync_dir(path: &Path) -> io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}

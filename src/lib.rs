@@ -17,6 +17,7 @@ pub mod eval;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hsm;
 pub mod lint;
 pub mod policy;
 pub mod scope;

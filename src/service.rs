@@ -48,7 +48,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 pub use blast::{BlastRadius, blast_radius};
-pub use data_dir::{DataDir, write_private};
+pub use data_dir::{DataDir, TokenInit, write_private};
 pub use err::{ErrorKind, KmsError};
 pub use journal::AuditKeys;
 pub use replay::decide_again;
@@ -227,8 +227,8 @@ const MAX_GRANTS_PER_KEY: usize = 50_000;
 impl KeyService {
     /// Opens the service over an initialized data directory.
     pub fn open(dir: &DataDir, region: &str) -> Result<KeyService, KmsError> {
-        let root = dir.load_root_key()?;
         let store = Store::open(&dir.database())?;
+        let root = dir.load_root_key(&store)?;
         let keys = AuditKeys::load_or_create(&store, &root)?;
         let material_ids = journal::internal_key(&store, &root, MATERIAL_ID_KEY, || {
             Ok(crate::crypto::Secret::random(32).expose().to_vec())

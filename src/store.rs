@@ -17,6 +17,7 @@ mod audit;
 mod keys;
 mod records;
 mod schema;
+mod settings;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -27,6 +28,7 @@ pub use audit::Journal;
 use audit::{commit, commit_if};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{alias_from_row, grant_from_row};
+pub use settings::{ROOT_KEY, Sealed, password_purpose};
 
 use crate::scope::{Region, Scope};
 

@@ -42,6 +42,13 @@ pub struct InitArgs {
     /// The data directory (created if missing).
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
+    /// Keep the root key in a PKCS#11 token, named by an RFC 7512 URI:
+    /// `pkcs11:token=LABEL;object=LABEL?module-path=PATH&pin-source=file:PATH`
+    /// (or `pin-value=`, or the PIN in KEYWARD_PKCS11_PIN). A key is
+    /// generated in the token unless it holds one with that object label;
+    /// a data directory sealed under a root key file is resealed under it.
+    #[arg(long, value_name = "PKCS11-URI")]
+    root_key: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +94,37 @@ pub enum DebugCommand {
 
 pub fn init_cmd(a: InitArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
     let dir = keyward::service::DataDir::new(&a.data);
+    if let Some(text) = &a.root_key {
+        let uri =
+            keyward::hsm::Pkcs11Uri::parse(text).map_err(|e| miette::miette!("--root-key: {e}"))?;
+        let done = dir
+            .init_in_token(&uri)
+            .map_err(|e| miette::miette!("{e}"))?;
+        let shown = uri.without_pin();
+        let text = match (done.generated, done.moved) {
+            (_, true) => format!(
+                "{}: moved to the root key in {shown}{}; resealed {} records; the root key file is removed\n",
+                a.data.display(),
+                if done.generated {
+                    " (generated in the token)"
+                } else {
+                    ""
+                },
+                done.resealed
+            ),
+            (true, false) => format!(
+                "{}: the root key is generated in the token {shown} (sensitive, never extractable)\n",
+                a.data.display()
+            ),
+            (false, false) => format!(
+                "{}: the root key is in the token {shown}\n",
+                a.data.display()
+            ),
+        };
+        out.write_all(text.as_bytes())
+            .map_err(|e| miette::miette!("{e}"))?;
+        return Ok(ExitCode::Ok);
+    }
     let created = dir.init().map_err(|e| miette::miette!("{e}"))?;
     let text = if created {
         format!(

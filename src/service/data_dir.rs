@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::crypto::RootKey;
+use crate::crypto::{RootKey, Secret};
+use crate::hsm::Pkcs11Uri;
+use crate::store::{ROOT_KEY, Sealed, Store};
 
 use super::KmsError;
 
@@ -43,22 +45,60 @@ impl DataDir {
             .unwrap_or_else(|| self.root.join("audit.jsonl"))
     }
 
-    /// Creates the directory and a new root key (mode 0600) if there is none;
+    /// Creates the directory and a new root key file (mode 0600) if there
+    /// is no root key yet (no file, and no token named in the store);
     /// `true` when a key was created.
     pub fn init(&self) -> Result<bool, KmsError> {
-        let io = |e: std::io::Error| KmsError::internal(format!("{}: {e}", self.root.display()));
-        crate::files::private_dir(&self.root).map_err(io)?;
+        crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
         let path = self.root_key();
-        if path.exists() {
+        if path.exists() || self.token_uri()?.is_some() {
             return Ok(false);
         }
-        let key = RootKey::generate();
-        write_private(&path, B64.encode(key.expose()).as_bytes()).map_err(io)?;
+        let key = Secret::random(32);
+        write_private(&path, B64.encode(key.expose()).as_bytes()).map_err(|e| self.io(e))?;
         Ok(true)
     }
 
-    /// The root key: `KEYWARD_ROOT_KEY` (base64) if set, else the key file.
-    pub fn load_root_key(&self) -> Result<RootKey, KmsError> {
+    fn io(&self, e: std::io::Error) -> KmsError {
+        KmsError::internal(format!("{}: {e}", self.root.display()))
+    }
+
+    /// The PKCS#11 URI the store names as its root key, if it names one.
+    fn token_uri(&self) -> Result<Option<Pkcs11Uri>, KmsError> {
+        if !self.database().exists() {
+            return Ok(None);
+        }
+        let store = Store::open(&self.database())?;
+        stored_uri(&store)
+    }
+
+    /// The root key: the token the store names; else `KEYWARD_ROOT_KEY`
+    /// (base64) if set; else the key file.
+    pub fn load_root_key(&self, store: &Store) -> Result<RootKey, KmsError> {
+        if let Some(uri) = stored_uri(store)? {
+            if std::env::var_os("KEYWARD_ROOT_KEY").is_some_and(|v| !v.is_empty()) {
+                return Err(KmsError::internal(format!(
+                    "{}'s root key is in a PKCS#11 token ({uri}); unset KEYWARD_ROOT_KEY",
+                    self.root.display()
+                )));
+            }
+            // A key file left by a move to the token that stopped after
+            // its commit opens nothing here any more.
+            if self.root_key().exists() {
+                std::fs::remove_file(self.root_key()).map_err(|e| self.io(e))?;
+            }
+            let (root, _) = RootKey::in_token(&uri, false).map_err(|e| {
+                KmsError::internal(format!(
+                    "cannot open the root key of {} ({uri}): {e}",
+                    self.root.display()
+                ))
+            })?;
+            return Ok(root);
+        }
+        self.load_file_root()
+    }
+
+    fn load_file_root(&self) -> Result<RootKey, KmsError> {
         let text = match std::env::var("KEYWARD_ROOT_KEY") {
             Ok(v) if !v.is_empty() => v,
             _ => std::fs::read_to_string(self.root_key()).map_err(|e| {
@@ -73,6 +113,95 @@ impl DataDir {
             .map_err(|_| KmsError::internal("the root key is not base64"))?;
         RootKey::from_bytes(bytes).map_err(|e| KmsError::internal(format!("root key: {e}")))
     }
+
+    /// Puts the data directory's root key in the PKCS#11 token `uri` names:
+    /// a new key generated in the token unless it holds one under the
+    /// URI's object label. A data directory sealed under a root key file
+    /// is resealed under the token's key in one transaction, then the file
+    /// is removed.
+    pub fn init_in_token(&self, uri: &Pkcs11Uri) -> Result<TokenInit, KmsError> {
+        crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
+        let store = Store::open(&self.database())?;
+        let named = uri.without_pin().to_string();
+        if let Some(current) = stored_uri(&store)? {
+            if current.to_string() == named {
+                self.load_root_key(&store)?;
+                return Ok(TokenInit::default());
+            }
+            return Err(KmsError::internal(format!(
+                "{} is sealed under {current}; moving it to another token is not supported",
+                self.root.display()
+            )));
+        }
+        let (root, generated) =
+            RootKey::in_token(uri, true).map_err(|e| KmsError::internal(format!("{uri}: {e}")))?;
+        match root.is_sealed_in_token() {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => {
+                return Err(KmsError::internal(format!(
+                    "the key {uri} names is extractable or not sensitive; keyward uses only keys that never leave the token"
+                )));
+            }
+            Some(Err(e)) => return Err(KmsError::internal(e.to_string())),
+            None => return Err(KmsError::internal("not a token root key")),
+        }
+        let old = if self.root_key().exists()
+            || std::env::var_os("KEYWARD_ROOT_KEY").is_some_and(|v| !v.is_empty())
+        {
+            Some(self.load_file_root()?)
+        } else {
+            None
+        };
+        let resealed = store.reseal_all(
+            &|sealed| {
+                let Some(old) = &old else {
+                    return Err("sealed under a root key that is not here".to_owned());
+                };
+                match sealed {
+                    Sealed::Material {
+                        key_id,
+                        version,
+                        sealed,
+                    } => old.reseal(&root, key_id, version, sealed),
+                    Sealed::Internal { purpose, sealed } => {
+                        old.reseal_internal(&root, purpose, sealed)
+                    }
+                }
+                .map_err(|e| e.to_string())
+            },
+            ROOT_KEY,
+            &named,
+        )?;
+        if self.root_key().exists() {
+            std::fs::remove_file(self.root_key()).map_err(|e| self.io(e))?;
+            crate::files::sync_dir(&self.root).map_err(|e| self.io(e))?;
+        }
+        Ok(TokenInit {
+            generated,
+            resealed,
+            moved: old.is_some(),
+        })
+    }
+}
+
+/// What [`DataDir::init_in_token`] did.
+#[derive(Debug, Default)]
+pub struct TokenInit {
+    /// A key was generated in the token.
+    pub generated: bool,
+    /// Sealed records moved from the root key file to the token.
+    pub resealed: usize,
+    /// The data directory was sealed under a root key file before.
+    pub moved: bool,
+}
+
+fn stored_uri(store: &Store) -> Result<Option<Pkcs11Uri>, KmsError> {
+    store
+        .setting(ROOT_KEY)?
+        .map(|u| {
+            Pkcs11Uri::parse(&u).map_err(|e| KmsError::internal(format!("root key URI {u}: {e}")))
+        })
+        .transpose()
 }
 
 /// Writes a new file readable by its owner only (mode 0600), durably.

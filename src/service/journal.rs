@@ -47,8 +47,8 @@ impl AuditKeys {
     /// The keys and the anchor of a data directory's audit log, for
     /// checking it and signing digests (the CLI; the log is not opened).
     pub fn open(dir: &DataDir) -> Result<(AuditKeys, Option<Anchor>), KmsError> {
-        let root = dir.load_root_key()?;
         let store = Store::open(&dir.database())?;
+        let root = dir.load_root_key(&store)?;
         let keys = AuditKeys::load_or_create(&store, &root)?;
         Ok((keys, store.audit_anchor()?))
     }
@@ -72,8 +72,11 @@ pub(super) fn internal_key(
         }
     };
     root.unseal_internal(purpose, &sealed).map_err(|e| {
+        let which = root
+            .uri()
+            .map_or_else(|| "this root key".to_owned(), |u| format!("the root key {u}"));
         KmsError::internal(format!(
-            "the audit key `{purpose}` does not open with this root key: {e}"
+            "{which} does not open this data directory (the audit key `{purpose}`: {e}); is it the key the data was sealed with?"
         ))
     })
 }

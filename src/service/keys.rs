@@ -249,6 +249,7 @@ impl KeyService {
             current_version: u32::from(!versions.is_empty()),
             origin: origin.to_string(),
             primary_region: multi_region.then(|| scope.region.clone()),
+            custom_key_store_id: None,
             scope,
         };
         let compiled = self.check_new_policy(id, &key, &key.policy, bypass)?;

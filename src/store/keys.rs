@@ -30,13 +30,14 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = tx.execute(
-            "INSERT INTO keys (key_id, arn, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)
+            "INSERT INTO keys (key_id, arn, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region, custom_key_store_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)
              ON CONFLICT (account, region, key_id) DO NOTHING",
             params![
                 k.key_id, k.arn, k.scope.account.0, k.scope.region.as_str(), k.description,
                 k.state.as_str(), k.key_spec, k.key_usage, k.created, k.deletion_date,
                 k.pending_window_days, k.rotation_period_days, k.next_rotation, k.policy,
-                k.current_version, k.origin, k.primary_region.as_ref().map(Region::as_str)
+                k.current_version, k.origin, k.primary_region.as_ref().map(Region::as_str),
+                k.custom_key_store_id
             ],
         )?;
         if n == 0 {

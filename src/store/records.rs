@@ -72,6 +72,9 @@ pub struct KeyRecord {
     /// description, tags, aliases, grants, state and material copy), so that
     /// Regions could live in separate stores that replicate.
     pub primary_region: Option<Region>,
+    /// The custom key store whose token holds the key (origin
+    /// `AWS_CLOUDHSM`); its versions hold the key's label in the token.
+    pub custom_key_store_id: Option<String>,
 }
 
 impl KeyRecord {
@@ -188,7 +191,7 @@ impl GrantRecord {
     }
 }
 
-pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region";
+pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region, custom_key_store_id";
 
 pub(super) const VERSION_COLUMNS: &str =
     "version, sealed, created, kind, material_id, description, expiration_model, valid_to";
@@ -225,6 +228,7 @@ pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord>
         primary_region: r
             .get::<_, Option<String>>(15)?
             .map(|p| Region::parse(&p).unwrap_or_else(|| Region::unchecked(p))),
+        custom_key_store_id: r.get(16)?,
     })
 }
 

@@ -4,7 +4,9 @@
 //! Version 2 adds what the audit log needs: keyward's own sealed keys and
 //! the audit anchor. Version 3 makes a key's id unique only within its
 //! account and Region (a multi-Region key's replicas share it), and adds
-//! key origins, imported key material and multi-Region keys.
+//! key origins, imported key material and multi-Region keys. Version 4
+//! adds the data directory's settings (where its root key is), custom key
+//! stores, and a key's custom key store.
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -12,7 +14,7 @@ use super::StoreError;
 use super::records::GrantRecord;
 
 /// The schema this build writes.
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE keys (
@@ -86,6 +88,20 @@ DROP TABLE tags;
 ALTER TABLE tags_v3 RENAME TO tags;
 ";
 
+/// Version 4: settings, custom key stores, and a key's custom key store
+/// (whose key versions hold the key's label in the token, not material).
+const SCHEMA_V4_ADDS: &str = "
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE custom_key_stores (
+    account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+    cluster_id TEXT NOT NULL, trust_anchor TEXT NOT NULL, password BLOB NOT NULL,
+    state TEXT NOT NULL, error_code TEXT, created INTEGER NOT NULL,
+    PRIMARY KEY (account, region, id));
+CREATE UNIQUE INDEX custom_key_store_names ON custom_key_stores (account, region, name);
+CREATE UNIQUE INDEX custom_key_store_clusters ON custom_key_stores (cluster_id);
+ALTER TABLE keys ADD COLUMN custom_key_store_id TEXT;
+";
+
 /// Brings the database to [`VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -111,7 +127,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < 2 {
         tx.execute_batch(SCHEMA_V2_ADDS)?;
     }
-    tx.execute_batch(SCHEMA_V3)?;
+    if version < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
+    }
+    tx.execute_batch(SCHEMA_V4_ADDS)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())

@@ -1,0 +1,133 @@
+//! The data directory's settings (where its root key is) and moving every
+//! sealed record to another root key in one transaction.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// The setting that names a data directory's root key: a PKCS#11 URI
+/// (without PIN); absent for the root key file.
+pub const ROOT_KEY: &str = "root-key";
+
+/// One sealed record, as [`Store::reseal_all`] hands it over.
+pub enum Sealed<'a> {
+    /// Key material of one key version.
+    Material {
+        key_id: &'a str,
+        version: u32,
+        sealed: &'a [u8],
+    },
+    /// One of keyward's own keys, or a custom key store's password.
+    Internal { purpose: &'a str, sealed: &'a [u8] },
+}
+
+/// The purpose a custom key store's password is sealed for.
+pub fn password_purpose(account: &str, region: &str, id: &str) -> String {
+    format!("custom-key-store-password\0{account}\0{region}\0{id}")
+}
+
+impl Store {
+    pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT value FROM settings WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces every record sealed under the root key by what `reseal`
+    /// makes of it, and sets `setting` to `value`, in one transaction: a
+    /// crash leaves either every record under the old root or every record
+    /// under the new one. Custom key store keys hold a label in their token,
+    /// not sealed material, and are left alone. The number of records.
+    pub fn reseal_all(
+        &self,
+        reseal: &dyn Fn(Sealed<'_>) -> Result<Vec<u8>, String>,
+        setting: &str,
+        value: &str,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut count = 0;
+        let versions: Vec<(String, String, String, u32, Vec<u8>)> = {
+            let mut stmt = tx.prepare(
+                "SELECT v.account, v.region, v.key_id, v.version, v.sealed FROM key_versions v
+                 JOIN keys k ON k.account = v.account AND k.region = v.region AND k.key_id = v.key_id
+                 WHERE v.sealed IS NOT NULL AND k.custom_key_store_id IS NULL",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (account, region, key_id, version, sealed) in versions {
+            let new = reseal(Sealed::Material {
+                key_id: &key_id,
+                version,
+                sealed: &sealed,
+            })
+            .map_err(|e| StoreError::new(format!("key {key_id} version {version}: {e}")))?;
+            tx.execute(
+                "UPDATE key_versions SET sealed = ?5
+                 WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
+                params![account, region, key_id, version, new],
+            )?;
+            count += 1;
+        }
+        let internal: Vec<(String, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT purpose, sealed FROM internal_keys")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (purpose, sealed) in internal {
+            let new = reseal(Sealed::Internal {
+                purpose: &purpose,
+                sealed: &sealed,
+            })
+            .map_err(|e| StoreError::new(format!("{purpose}: {e}")))?;
+            tx.execute(
+                "UPDATE internal_keys SET sealed = ?2 WHERE purpose = ?1",
+                params![purpose, new],
+            )?;
+            count += 1;
+        }
+        let passwords: Vec<(String, String, String, Vec<u8>)> = {
+            let mut stmt =
+                tx.prepare("SELECT account, region, id, password FROM custom_key_stores")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (account, region, id, sealed) in passwords {
+            let purpose = password_purpose(&account, &region, &id);
+            let new = reseal(Sealed::Internal {
+                purpose: &purpose,
+                sealed: &sealed,
+            })
+            .map_err(|e| StoreError::new(format!("custom key store {id}: {e}")))?;
+            tx.execute(
+                "UPDATE custom_key_stores SET password = ?4 WHERE account = ?1 AND region = ?2 AND id = ?3",
+                params![account, region, id, new],
+            )?;
+            count += 1;
+        }
+        tx.execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![setting, value],
+        )?;
+        tx.commit()?;
+        Ok(count)
+    }
+}
