@@ -33,7 +33,12 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
+use cryptoki::object::ObjectHandle;
+
 use crate::eval::Permit;
+use crate::hsm::Token;
 
 /// Secret bytes: key material, plaintext data keys, decrypted plaintext.
 /// Wiped on drop; no `Debug`, `Display` or `Serialize`.
@@ -78,11 +83,20 @@ impl Secret {
 }
 
 /// Key material of one version of a KMS key, opened from storage for one
-/// authorized request.
+/// authorized request: bytes in memory, or a key that never leaves the
+/// token of a custom key store.
 pub struct KeyMaterial {
     pub key_id: String,
     pub version: u32,
-    secret: Secret,
+    held: Held,
+}
+
+enum Held {
+    Local(Secret),
+    Token {
+        token: Arc<Token>,
+        handle: ObjectHandle,
+    },
 }
 
 impl KeyMaterial {
@@ -101,12 +115,45 @@ impl KeyMaterial {
         Ok(KeyMaterial {
             key_id: key_id.to_owned(),
             version,
-            secret,
+            held: Held::Local(secret),
         })
     }
 
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.secret
+    /// A key in a custom key store's token, for one authorized request. The
+    /// permit must be for this key.
+    pub fn in_token(
+        permit: &Permit,
+        token: Arc<Token>,
+        handle: ObjectHandle,
+        key_id: &str,
+        version: u32,
+    ) -> Result<KeyMaterial, CryptoError> {
+        if !permit.covers_key(key_id) {
+            return Err(CryptoError::WrongPermit);
+        }
+        Ok(KeyMaterial {
+            key_id: key_id.to_owned(),
+            version,
+            held: Held::Token { token, handle },
+        })
+    }
+
+    /// The material's bytes; a key in a token has none to give.
+    pub(crate) fn secret(&self) -> Result<&Secret, CryptoError> {
+        match &self.held {
+            Held::Local(s) => Ok(s),
+            Held::Token { .. } => Err(CryptoError::UnsupportedSpec(
+                "in a custom key store (only encryption inside the token)".into(),
+            )),
+        }
+    }
+
+    /// The token and key handle of a key in a custom key store.
+    pub(crate) fn token(&self) -> Option<(&Token, ObjectHandle)> {
+        match &self.held {
+            Held::Local(_) => None,
+            Held::Token { token, handle } => Some((token, *handle)),
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Config {
     /// Serve `/metrics` here (never on the API address).
     pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
+    /// The PKCS#11 tokens custom key stores may use.
+    pub clusters: Vec<crate::service::Cluster>,
 }
 
 /// Who a refused request came from, as far as the server got.
@@ -397,7 +399,8 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
         .ok_or_else(|| miette::miette!("no Region to serve"))?;
     let service = KeyService::open(&dir, default_region.as_str())
         .map_err(|e| miette::miette!("{e}"))?
-        .with_regions(config.regions.clone());
+        .with_regions(config.regions.clone())
+        .with_clusters(config.clusters.clone());
     tracing::info!(
         data = %config.data.display(),
         database = %dir.database().display(),

@@ -15,7 +15,9 @@ mod aliases;
 pub mod api;
 mod blast;
 mod cache;
+mod clusters;
 mod cryptographic;
+mod custom_key_stores;
 mod data_dir;
 pub mod err;
 mod fields;
@@ -48,6 +50,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 pub use blast::{BlastRadius, blast_radius};
+pub use clusters::Cluster;
 pub use data_dir::{DataDir, TokenInit, write_private};
 pub use err::{ErrorKind, KmsError};
 pub use journal::AuditKeys;
@@ -139,6 +142,9 @@ pub struct KeyService {
     quotas: quota::Quotas,
     /// The key of imported material's commitments (`KeyMaterialId`).
     material_ids: crate::crypto::Secret,
+    /// The clusters (PKCS#11 tokens) of custom key stores, and their
+    /// connections.
+    clusters: clusters::Clusters,
 }
 
 /// One call: its request, and what it records in the audit log.
@@ -254,7 +260,14 @@ impl KeyService {
             quotas: quota::Quotas::off(),
             material_ids,
             no_key_policy: Arc::new(access::no_key_policy()?),
+            clusters: clusters::Clusters::default(),
         })
+    }
+
+    /// Serves custom key stores on `clusters` (PKCS#11 tokens).
+    pub fn with_clusters(mut self, clusters: Vec<Cluster>) -> KeyService {
+        self.clusters = clusters::Clusters::new(clusters);
+        self
     }
 
     /// Serves `regions` (the Regions multi-Region keys may be replicated
@@ -415,17 +428,22 @@ struct Empty {}
 
 api::operations! {
     "CancelKeyDeletion" => keys::CancelKeyDeletionRequest, cancel_deletion;
+    "ConnectCustomKeyStore" => custom_key_stores::CustomKeyStoreIdRequest, connect_custom_key_store;
     "CreateAlias" => aliases::CreateAliasRequest, create_alias;
+    "CreateCustomKeyStore" => custom_key_stores::CreateCustomKeyStoreRequest, create_custom_key_store;
     "CreateGrant" => grants::CreateGrantRequest, create_grant;
     "CreateKey" => keys::CreateKeyRequest, create_key;
     "Decapsulate" => agreement::DecapsulateRequest, decapsulate;
     "Decrypt" => cryptographic::DecryptRequest, decrypt;
     "DeleteAlias" => aliases::DeleteAliasRequest, delete_alias;
+    "DeleteCustomKeyStore" => custom_key_stores::CustomKeyStoreIdRequest, delete_custom_key_store;
     "DeleteImportedKeyMaterial" => import::DeleteImportedKeyMaterialRequest, delete_imported_key_material;
     "DeriveSharedSecret" => agreement::DeriveSharedSecretRequest, derive_shared_secret;
+    "DescribeCustomKeyStores" => custom_key_stores::DescribeCustomKeyStoresRequest, describe_custom_key_stores;
     "DescribeKey" => keys::DescribeKeyRequest, describe_key;
     "DisableKey" => keys::DisableKeyRequest, disable_key;
     "DisableKeyRotation" => rotation::DisableKeyRotationRequest, disable_rotation;
+    "DisconnectCustomKeyStore" => custom_key_stores::CustomKeyStoreIdRequest, disconnect_custom_key_store;
     "EnableKey" => keys::EnableKeyRequest, enable_key;
     "EnableKeyRotation" => rotation::EnableKeyRotationRequest, enable_rotation;
     "Encapsulate" => agreement::EncapsulateRequest, encapsulate;
@@ -460,6 +478,7 @@ api::operations! {
     "TagResource" => tags::TagResourceRequest, tag_resource;
     "UntagResource" => tags::UntagResourceRequest, untag_resource;
     "UpdateAlias" => aliases::UpdateAliasRequest, update_alias;
+    "UpdateCustomKeyStore" => custom_key_stores::UpdateCustomKeyStoreRequest, update_custom_key_store;
     "UpdateKeyDescription" => keys::UpdateKeyDescriptionRequest, update_description;
     "UpdatePrimaryRegion" => multi_region::UpdatePrimaryRegionRequest, update_primary_region;
     "Verify" => signing::VerifyRequest, verify;

@@ -14,6 +14,7 @@
 //! anchors the record's place in the log.
 
 mod audit;
+mod custom_key_stores;
 mod keys;
 mod records;
 mod schema;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use audit::Journal;
 use audit::{commit, commit_if};
+pub use custom_key_stores::{CustomKeyStoreConflict, CustomKeyStoreRecord};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{alias_from_row, grant_from_row};
 pub use settings::{ROOT_KEY, Sealed, password_purpose};

@@ -68,6 +68,46 @@ pub(super) struct ServeArgs {
     /// read from FILE on every use, ahead of the system clock.
     #[arg(long, hide = true, value_name = "FILE")]
     test_clock_offset: Option<std::path::PathBuf>,
+    /// A "CloudHSM cluster" for custom key stores (repeatable):
+    /// `CLUSTER-ID=PKCS11-URI`, e.g.
+    /// `cluster-1a23b4cdefg=pkcs11:token=cks1?module-path=/usr/lib/softhsm/libsofthsm2.so`.
+    /// The token's user PIN is the custom key store's KeyStorePassword.
+    #[arg(long = "cloudhsm-cluster", value_name = "ID=PKCS11-URI")]
+    clusters: Vec<String>,
+    /// The trust anchor certificate (PEM file) a custom key store must give
+    /// for a cluster (repeatable): `CLUSTER-ID=PATH`. A cluster without one
+    /// takes any PEM certificate.
+    #[arg(long = "cloudhsm-trust-anchor", value_name = "ID=PATH")]
+    trust_anchors: Vec<String>,
+}
+
+/// The clusters `--cloudhsm-cluster` and `--cloudhsm-trust-anchor` name.
+fn clusters(a: &ServeArgs) -> miette::Result<Vec<keyward::service::Cluster>> {
+    let mut clusters = Vec::new();
+    for arg in &a.clusters {
+        let c = keyward::service::Cluster::parse(arg)
+            .map_err(|e| miette::miette!("--cloudhsm-cluster {e}"))?;
+        if clusters
+            .iter()
+            .any(|k: &keyward::service::Cluster| k.id == c.id)
+        {
+            miette::bail!("--cloudhsm-cluster {} is given twice", c.id);
+        }
+        clusters.push(c);
+    }
+    for arg in &a.trust_anchors {
+        let (id, path) = arg
+            .split_once('=')
+            .ok_or_else(|| miette::miette!("--cloudhsm-trust-anchor `{arg}`: expected ID=PATH"))?;
+        let c = clusters.iter_mut().find(|c| c.id == id).ok_or_else(|| {
+            miette::miette!("--cloudhsm-trust-anchor {id}: no --cloudhsm-cluster {id}")
+        })?;
+        c.trust_anchor = Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| miette::miette!("--cloudhsm-trust-anchor {path}: {e}"))?,
+        );
+    }
+    Ok(clusters)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -171,6 +211,7 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
             max_connections: a.max_connections.max(1),
             slow_request: std::time::Duration::from_millis(a.slow_request_ms),
         },
+        clusters: clusters(&a)?,
     };
     let scheme = if config.tls.is_some() {
         "https"

@@ -220,7 +220,7 @@ pub fn import_private(spec: &str, material: &[u8]) -> Result<Option<Secret>, Cry
 /// The public key of asymmetric key material, as DER SubjectPublicKeyInfo
 /// (what GetPublicKey returns).
 pub fn public_key(spec: &str, material: &KeyMaterial) -> Result<Vec<u8>, CryptoError> {
-    public_key_of(spec, material.secret().expose())
+    public_key_of(spec, material.secret()?.expose())
 }
 
 /// The DER SubjectPublicKeyInfo of a private key of `spec` (as
@@ -261,7 +261,7 @@ pub fn sign(
     message: &[u8],
     kind: Message,
 ) -> Result<Vec<u8>, CryptoError> {
-    let der = material.secret().expose();
+    let der = material.secret()?.expose();
     let imported = || {
         digest_of(algorithm)
             .and_then(|d| digest::Digest::import_less_safe(message, d).ok())
@@ -353,7 +353,7 @@ pub fn verify_public(
 
 /// The HMAC of `message` under an HMAC key.
 pub fn mac(spec: &str, material: &KeyMaterial, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    hmac_tag(spec, material.secret().expose(), message)
+    hmac_tag(spec, material.secret()?.expose(), message)
 }
 
 /// The HMAC of `message` under `key`, with the hash of `spec`.
@@ -372,7 +372,7 @@ pub fn verify_mac(
     message: &[u8],
     tag: &[u8],
 ) -> Result<bool, CryptoError> {
-    hmac_verify(spec, material.secret().expose(), message, tag)
+    hmac_verify(spec, material.secret()?.expose(), message, tag)
 }
 
 /// Whether `tag` is the HMAC of `message` under `key`, in constant time.
@@ -409,7 +409,7 @@ pub fn rsa_encrypt(
     if rsa_size(spec).is_none() {
         return Err(CryptoError::UnsupportedSpec(spec.to_owned()));
     }
-    let private = PrivateDecryptingKey::from_pkcs8(material.secret().expose())
+    let private = PrivateDecryptingKey::from_pkcs8(material.secret()?.expose())
         .map_err(|_| failed("stored RSA key"))?;
     let public =
         OaepPublicEncryptingKey::new(private.public_key()).map_err(|_| failed("RSA public key"))?;
@@ -432,7 +432,7 @@ pub fn rsa_decrypt(
     if rsa_size(spec).is_none() {
         return Err(CryptoError::UnsupportedSpec(spec.to_owned()));
     }
-    oaep_decrypt(algorithm, material.secret().expose(), ciphertext)
+    oaep_decrypt(algorithm, material.secret()?.expose(), ciphertext)
 }
 
 /// RSA-OAEP decryption with a PKCS #8 private key; `None` when the

@@ -1,4 +1,5 @@
-//! The ciphertext blob, version 1.
+//! The ciphertext blob: version 1 for key material keyward holds, version 2
+//! for keys that never leave a custom key store's token.
 //!
 //! ```text
 //! offset      size  field
@@ -23,6 +24,22 @@
 //! by key bytes, each key and value as a 4-byte big-endian length and its
 //! UTF-8 bytes. So `{"ab":"c"}` and `{"a":"bc"}` differ, and a ciphertext
 //! moved to another context, key or version does not open.
+//!
+//! Version 2 is AES-256-GCM inside the token with the key itself (there is
+//! no material to derive from), a random 96-bit nonce per message as AWS
+//! CloudHSM keys do:
+//!
+//! ```text
+//! 0           4     magic "KWB" and format version 0x02
+//! 4           1+L+4 key id length, key id, key version (as version 1)
+//! 9+L         12    nonce (random per message)
+//! 21+L        n     AES-256-GCM ciphertext, computed by the token
+//! 21+L+n      16    GCM tag
+//! ```
+//!
+//! with the header (bytes 0 to 21+L) and the canonical context as
+//! associated data. A version 1 blob never opens with a token key, nor a
+//! version 2 blob with held material.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +49,7 @@ use sha2::Sha256;
 use super::{CryptoError, KeyMaterial, Secret};
 
 const MAGIC: &[u8; 4] = b"KWB\x01";
+const MAGIC_TOKEN: &[u8; 4] = b"KWB\x02";
 const SALT: usize = 32;
 const NONCE: usize = 12;
 const TAG: usize = 16;
@@ -80,11 +98,15 @@ fn message_key(material: &Secret, salt: &[u8]) -> Result<Secret, CryptoError> {
 }
 
 fn header_bytes(key_id: &str, version: u32) -> Result<Vec<u8>, BlobError> {
+    header_with(MAGIC, key_id, version)
+}
+
+fn header_with(magic: &[u8; 4], key_id: &str, version: u32) -> Result<Vec<u8>, BlobError> {
     let len = u8::try_from(key_id.len()).map_err(|_| BlobError::BadKeyId)?;
     if len == 0 || len > 64 || !key_id.is_ascii() {
         return Err(BlobError::BadKeyId);
     }
-    let mut h = MAGIC.to_vec();
+    let mut h = magic.to_vec();
     h.push(len);
     h.extend_from_slice(key_id.as_bytes());
     h.extend_from_slice(&version.to_be_bytes());
@@ -97,6 +119,20 @@ pub fn encrypt(
     context: &BTreeMap<String, String>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    if let Some((token, handle)) = key.token() {
+        let mut blob = header_with(MAGIC_TOKEN, &key.key_id, key.version)
+            .map_err(|_| CryptoError::Truncated)?;
+        let mut nonce = [0u8; NONCE];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        blob.extend_from_slice(&nonce);
+        let mut aad = blob.clone();
+        aad.extend_from_slice(&canonical_context(context));
+        let ct = token
+            .gcm_encrypt(handle, &nonce, &aad, plaintext)
+            .map_err(|e| CryptoError::Token(e.to_string()))?;
+        blob.extend_from_slice(&ct);
+        return Ok(blob);
+    }
     let mut blob = header_bytes(&key.key_id, key.version).map_err(|_| CryptoError::Truncated)?;
     let salt = Secret::random(SALT);
     let nonce = Secret::random(NONCE);
@@ -104,7 +140,7 @@ pub fn encrypt(
     blob.extend_from_slice(nonce.expose());
     let mut aad = blob.clone();
     aad.extend_from_slice(&canonical_context(context));
-    let mk = message_key(key.secret(), salt.expose())?;
+    let mk = message_key(key.secret()?, salt.expose())?;
     let nonce: [u8; NONCE] = nonce
         .expose()
         .try_into()
@@ -119,9 +155,11 @@ pub fn header(blob: &[u8]) -> Result<Header, BlobError> {
     if blob.len() < 4 || !blob.starts_with(b"KWB") {
         return Err(BlobError::NotABlob);
     }
-    if blob[3] != MAGIC[3] {
-        return Err(BlobError::Version(blob[3]));
-    }
+    let body_min = match blob[3] {
+        1 => SALT + NONCE + TAG,
+        2 => NONCE + TAG,
+        v => return Err(BlobError::Version(v)),
+    };
     let len = usize::from(*blob.get(4).ok_or(BlobError::Truncated)?);
     if len == 0 || len > 64 {
         return Err(BlobError::BadKeyId);
@@ -134,7 +172,7 @@ pub fn header(blob: &[u8]) -> Result<Header, BlobError> {
         .to_owned();
     let v = blob.get(5 + len..9 + len).ok_or(BlobError::Truncated)?;
     let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
-    if blob.len() < 9 + len + SALT + NONCE + TAG {
+    if blob.len() < 9 + len + body_min {
         return Err(BlobError::Truncated);
     }
     Ok(Header { key_id, version })
@@ -151,6 +189,23 @@ pub fn decrypt(
         return Err(CryptoError::Authentication);
     }
     let head_len = 9 + h.key_id.len();
+    match (blob[3], key.token()) {
+        (1, None) => {}
+        (2, Some((token, handle))) => {
+            let nonce: [u8; NONCE] = blob[head_len..head_len + NONCE]
+                .try_into()
+                .map_err(|_| CryptoError::Truncated)?;
+            let mut aad = blob[..head_len + NONCE].to_vec();
+            aad.extend_from_slice(&canonical_context(context));
+            return token
+                .gcm_decrypt(handle, &nonce, &aad, &blob[head_len + NONCE..])
+                .map_err(|e| match e {
+                    crate::hsm::HsmError::Authentication => CryptoError::Authentication,
+                    other => CryptoError::Token(other.to_string()),
+                });
+        }
+        _ => return Err(CryptoError::Authentication),
+    }
     let salt = &blob[head_len..head_len + SALT];
     let nonce: [u8; NONCE] = blob[head_len + SALT..head_len + SALT + NONCE]
         .try_into()
@@ -158,7 +213,7 @@ pub fn decrypt(
     let body = &blob[head_len + SALT + NONCE..];
     let mut aad = blob[..head_len + SALT + NONCE].to_vec();
     aad.extend_from_slice(&canonical_context(context));
-    let mk = message_key(key.secret(), salt)?;
+    let mk = message_key(key.secret()?, salt)?;
     super::open(mk.expose(), &nonce, &aad, body)
 }
 
@@ -177,7 +232,7 @@ mod tests {
     #[test]
     fn headers() {
         assert_eq!(header(b"nope"), Err(BlobError::NotABlob));
-        assert_eq!(header(b"KWB\x02xxxx"), Err(BlobError::Version(2)));
+        assert_eq!(header(b"KWB\x03xxxx"), Err(BlobError::Version(3)));
         let mut h = header_bytes("k", 7).unwrap_or_default();
         assert_eq!(header(&h), Err(BlobError::Truncated));
         h.extend_from_slice(&[0u8; SALT + NONCE + TAG]);

@@ -139,7 +139,7 @@ pub fn derive_shared_secret(
     material: &KeyMaterial,
     peer: &[u8],
 ) -> Result<Option<Secret>, CryptoError> {
-    ecdh_with(spec, material.secret().expose(), peer)
+    ecdh_with(spec, material.secret()?.expose(), peer)
 }
 
 /// The raw ECDH shared secret of a PKCS #8 private key of `spec` and a
@@ -159,7 +159,7 @@ pub fn ecdh_with(spec: &str, pkcs8: &[u8], peer: &[u8]) -> Result<Option<Secret>
 /// ML-KEM encapsulation to the key's public key: (ciphertext, secret).
 pub fn encapsulate(spec: &str, material: &KeyMaterial) -> Result<(Vec<u8>, Secret), CryptoError> {
     let (alg, arc) = ml_kem(spec).ok_or_else(|| CryptoError::UnsupportedSpec(spec.to_owned()))?;
-    let public = encapsulation_key(alg, arc, material.secret().expose())?;
+    let public = encapsulation_key(alg, arc, material.secret()?.expose())?;
     let (ct, secret) = public
         .encapsulate()
         .map_err(|_| failed("ML-KEM encapsulation"))?;
@@ -174,7 +174,7 @@ pub fn decapsulate(
     material: &KeyMaterial,
     ciphertext: &[u8],
 ) -> Result<Option<Secret>, CryptoError> {
-    decapsulate_with(spec, material.secret().expose(), ciphertext)
+    decapsulate_with(spec, material.secret()?.expose(), ciphertext)
 }
 
 /// ML-KEM decapsulation with a decapsulation key's bytes (FIPS 203's

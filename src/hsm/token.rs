@@ -221,7 +221,7 @@ impl Token {
     fn with_session<T>(
         &self,
         op: &'static str,
-        f: impl Fn(&Session) -> Result<T, CkError>,
+        mut f: impl FnMut(&Session) -> Result<T, CkError>,
     ) -> Result<T, HsmError> {
         for attempt in 0..2 {
             let pooled = self
@@ -327,6 +327,15 @@ impl Token {
                     Attribute::Sensitive(true) | Attribute::NeverExtractable(true)
                 )
             }))
+    }
+
+    /// `n` random bytes from the token's generator.
+    pub fn random(&self, n: usize) -> Result<Secret, HsmError> {
+        let mut out = Secret::new(vec![0u8; n]);
+        self.with_session("C_GenerateRandom", |s| {
+            s.generate_random_slice(out.expose_mut())
+        })?;
+        Ok(out)
     }
 
     pub fn destroy(&self, key: ObjectHandle) -> Result<(), HsmError> {

@@ -215,6 +215,7 @@ impl KeyService {
             },
         )?;
         self.cache.drop_key(key);
+        self.destroy_in_store(key);
         if key.is_replica() {
             // The primary may have begun its own waiting period.
             self.cache.drop_records(&key.key_id);
@@ -310,6 +311,12 @@ impl KeyService {
             Ok((permit, explanation)) => {
                 call.record(key, &explanation);
                 check_state(key, need)?;
+                if need == Need::Usable && self.is_unavailable(key) {
+                    return Err(KmsError::new(
+                        ErrorKind::KmsInvalidState,
+                        format!("{} is unavailable.", key.arn),
+                    ));
+                }
                 Ok(permit)
             }
             Err(explanation) => {
@@ -351,6 +358,9 @@ impl KeyService {
         key: &KeyRecord,
         version: u32,
     ) -> Result<KeyMaterial, KmsError> {
+        if key.custom_key_store_id.is_some() {
+            return self.material_in_token(permit, key, version);
+        }
         let sealed = match self.cache.sealed(key, version) {
             Some(s) => s,
             None => {
@@ -374,6 +384,36 @@ impl KeyService {
             }
         };
         KeyMaterial::open(permit, &self.root, &key.key_id, version, &sealed)
+            .map_err(|e| KmsError::internal(format!("key material: {e}")))
+    }
+
+    /// The key of a custom key store, in its token: the version's record
+    /// holds the key's label there.
+    fn material_in_token(
+        &self,
+        permit: &Permit,
+        key: &KeyRecord,
+        version: u32,
+    ) -> Result<KeyMaterial, KmsError> {
+        let conn = self.key_store_connection(key)?;
+        let label = self
+            .store
+            .version(key, version)?
+            .and_then(|v| v.sealed)
+            .and_then(|l| String::from_utf8(l).ok())
+            .ok_or_else(|| {
+                KmsError::new(
+                    ErrorKind::InvalidCiphertext,
+                    "the ciphertext refers to a key version that does not exist",
+                )
+            })?;
+        let handle = conn.handle(&label).map_err(|e| {
+            KmsError::new(
+                ErrorKind::KmsInvalidState,
+                format!("{} is unavailable: {e}", key.arn),
+            )
+        })?;
+        KeyMaterial::in_token(permit, conn.token.clone(), handle, &key.key_id, version)
             .map_err(|e| KmsError::internal(format!("key material: {e}")))
     }
 }

@@ -195,9 +195,12 @@ macro_rules! request {
     (@type req $ty:ty) => { $ty };
     (@type secret $ty:ty) => { $ty };
     (@type opt $ty:ty) => { Option<$ty> };
+    (@type opt_secret $ty:ty) => { Option<$ty> };
     (@required opt) => { false };
+    (@required opt_secret) => { false };
     (@required $other:ident) => { true };
     (@sensitive secret) => { true };
+    (@sensitive opt_secret) => { true };
     (@sensitive $other:ident) => { false };
 }
 

@@ -400,14 +400,16 @@ impl KeyService {
         input: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         refuse_recipient(input.recipient.as_ref())?;
-        if input.custom_key_store_id.is_some() {
-            return Err(super::keys::no_custom_key_stores());
-        }
         let n = input
             .number_of_bytes
             .ok_or_else(|| KmsError::validation("NumberOfBytes is required."))?;
         self.authorize_account(call, id, "GenerateRandom", Facts::default())?;
-        let bytes = crypto::random_bytes(usize::try_from(n).unwrap_or(32));
+        let n = usize::try_from(n).unwrap_or(32);
+        let bytes = match &input.custom_key_store_id {
+            // Random bytes from the custom key store's token.
+            Some(cks) => self.random_in_store(id, cks, n)?,
+            None => crypto::random_bytes(n),
+        };
         Ok(GenerateRandomResponse {
             plaintext: b64(bytes.expose()),
         })

@@ -129,6 +129,9 @@ impl KeyService {
         self.charge(call, id, Some(&input.spec))?;
         let (key, alias) = self.resolve(id, &input.key_id, Reach::Named)?;
         self.check_grant_tokens(input.grant_tokens.as_deref())?;
+        if key.custom_key_store_id.is_some() {
+            return Err(super::rotation::origin_not_valid(&key));
+        }
         let permit = self.authorize(
             call,
             id,

@@ -169,12 +169,23 @@ impl KeyService {
                     format!("You can't import key material for {spec} KMS keys."),
                 ));
             }
-            Origin::AwsCloudHsm | Origin::ExternalKeyStore => return Err(no_custom_key_stores()),
+            Origin::AwsCloudHsm => {}
+            Origin::ExternalKeyStore => return Err(no_custom_key_stores()),
         }
-        if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
+        if input.xks_key_id.is_some() {
             return Err(no_custom_key_stores());
         }
         let multi_region = input.multi_region.unwrap_or(false);
+        let in_store = (origin == Origin::AwsCloudHsm || input.custom_key_store_id.is_some())
+            .then(|| {
+                in_custom_key_store(
+                    origin,
+                    input.custom_key_store_id.as_deref(),
+                    spec,
+                    multi_region,
+                )
+            })
+            .transpose()?;
         let tags = input.tags.unwrap_or_default();
         let bypass = input.bypass_policy_lockout_safety_check.unwrap_or(false);
         let mut extra = creation_facts(
@@ -214,7 +225,20 @@ impl KeyService {
             .policy
             .unwrap_or_else(|| default_policy(&scope.account.0));
         let now = self.now();
-        let versions = if origin == Origin::External {
+        // A custom key store's key is generated in its token; its version
+        // holds the key's label there.
+        let in_token = match in_store {
+            Some(cks_id) => Some(self.generate_in_store(&scope, cks_id, &key_id)?),
+            None => None,
+        };
+        let versions = if let Some((_, label)) = &in_token {
+            vec![VersionRecord::generated(
+                1,
+                label.as_bytes().to_vec(),
+                now,
+                "INITIAL",
+            )]
+        } else if origin == Origin::External {
             Vec::new()
         } else {
             let material = if spec == KeySpec::SymmetricDefault {
@@ -249,18 +273,30 @@ impl KeyService {
             current_version: u32::from(!versions.is_empty()),
             origin: origin.to_string(),
             primary_region: multi_region.then(|| scope.region.clone()),
-            custom_key_store_id: None,
+            custom_key_store_id: in_store.map(str::to_owned),
             scope,
         };
-        let compiled = self.check_new_policy(id, &key, &key.policy, bypass)?;
+        // The token's key goes if the key is not created after all.
+        let discard = |e: KmsError| {
+            if let Some((conn, label)) = &in_token {
+                let _ = conn.handle(label).and_then(|h| conn.token.destroy(h));
+            }
+            e
+        };
+        let compiled = self
+            .check_new_policy(id, &key, &key.policy, bypass)
+            .map_err(discard)?;
         call.resources
             .push((key.scope.account.0.clone(), key.arn.clone()));
         let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
         if !self
             .store
-            .insert_key(&key, &versions, &tags, &mut self.journal(call, id))?
+            .insert_key(&key, &versions, &tags, &mut self.journal(call, id))
+            .map_err(|e| discard(e.into()))?
         {
-            return Err(KmsError::internal("a new key id was already taken"));
+            return Err(discard(KmsError::internal(
+                "a new key id was already taken",
+            )));
         }
         self.cache.put_tables(
             &key,
@@ -533,8 +569,44 @@ pub(super) fn creation_facts(
 pub(super) fn no_custom_key_stores() -> KmsError {
     KmsError::new(
         ErrorKind::UnsupportedOperation,
-        "keyward has no custom key stores",
+        "keyward has no external key stores (XKS); custom key stores are of type AWS_CLOUDHSM",
     )
+}
+
+/// The custom key store a CreateKey asks for, if the request is one a
+/// custom key store takes: origin AWS_CLOUDHSM with a store id, a
+/// single-Region symmetric encryption key.
+fn in_custom_key_store(
+    origin: Origin,
+    cks_id: Option<&str>,
+    spec: KeySpec,
+    multi_region: bool,
+) -> Result<&str, KmsError> {
+    let unsupported = |m: &str| KmsError::new(ErrorKind::UnsupportedOperation, m);
+    let cks_id = match (origin, cks_id) {
+        (Origin::AwsCloudHsm, Some(id)) => id,
+        (Origin::AwsCloudHsm, None) => {
+            return Err(unsupported(
+                "Origin AWS_CLOUDHSM requires a CustomKeyStoreId.",
+            ));
+        }
+        (_, _) => {
+            return Err(unsupported(
+                "A CustomKeyStoreId requires Origin AWS_CLOUDHSM.",
+            ));
+        }
+    };
+    if spec != KeySpec::SymmetricDefault {
+        return Err(unsupported(
+            "A custom key store holds only SYMMETRIC_DEFAULT keys with KeyUsage ENCRYPT_DECRYPT.",
+        ));
+    }
+    if multi_region {
+        return Err(unsupported(
+            "A multi-Region key cannot be created in a custom key store.",
+        ));
+    }
+    Ok(cks_id)
 }
 
 pub(super) fn default_policy(account: &str) -> String {

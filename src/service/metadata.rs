@@ -40,6 +40,10 @@ pub(super) struct KeyMetadata {
     pending_deletion_window_in_days: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_key_store_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloud_hsm_cluster_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +99,16 @@ impl KeyService {
             enabled: key.state == KeyState::Enabled,
             description: key.description.clone(),
             key_usage: key.key_usage.clone(),
-            key_state: key.state.as_str(),
+            // A key whose custom key store is not connected is Unavailable
+            // (unless it is pending deletion), and keeps its state for
+            // when the store is connected again.
+            key_state: if matches!(key.state, KeyState::Enabled | KeyState::Disabled)
+                && self.is_unavailable(key)
+            {
+                "Unavailable"
+            } else {
+                key.state.as_str()
+            },
             deletion_date: key
                 .deletion_date
                 .filter(|_| key.state == KeyState::PendingDeletion),
@@ -116,6 +129,14 @@ impl KeyService {
                 _ => None,
             },
             current_key_material_id,
+            cloud_hsm_cluster_id: match &key.custom_key_store_id {
+                Some(cks) => self
+                    .store
+                    .custom_key_store(&key.scope, cks)?
+                    .map(|c| c.cluster_id),
+                None => None,
+            },
+            custom_key_store_id: key.custom_key_store_id.clone(),
         })
     }
 

@@ -106,6 +106,10 @@ pub(super) fn version_id(key: &KeyRecord, v: &VersionRecord) -> String {
 /// with no message, for the others), and only a multi-Region key's primary
 /// rotates the material of all its Regions.
 fn rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+    // A custom key store's key lives in its token: no rotation (AWS).
+    if key.custom_key_store_id.is_some() {
+        return Err(origin_not_valid(key));
+    }
     if !super::specs::is_symmetric(key) {
         return Err(KmsError::new(ErrorKind::UnsupportedOperation, ""));
     }
@@ -224,6 +228,9 @@ impl KeyService {
     ) -> Result<RotationStatus, KmsError> {
         let key =
             self.authorized_key(call, id, &input.key_id, "GetKeyRotationStatus", Need::Any)?;
+        if key.custom_key_store_id.is_some() {
+            return Err(origin_not_valid(&key));
+        }
         Ok(RotationStatus {
             key_id: key.arn,
             key_rotation_enabled: key.rotation_period_days.is_some(),

@@ -119,6 +119,8 @@ impl KeyService {
                 // private key unwraps it: never in the log together.
                 "ImportToken",
                 "EncryptedKeyMaterial",
+                // A custom key store's password.
+                "KeyStorePassword",
             ] {
                 o.remove(member);
             }

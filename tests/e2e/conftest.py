@@ -18,6 +18,44 @@ from botocore.credentials import Credentials
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
+# The suite server's "CloudHSM cluster": a SoftHSM2 token, and the PIN of
+# its user, which a custom key store gives as its KeyStorePassword.
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+E2E_CLUSTER = "cluster-e2eabcdefgh"
+E2E_CLUSTER_PIN = "kmsuser-e2e-pin"
+
+
+def softhsm_tokens(base, *tokens):
+    """A SoftHSM2 configuration of its own in `base`, with initialized
+    tokens `(label, user PIN)`; its SOFTHSM2_CONF path."""
+    os.makedirs(os.path.join(base, "tokens"))
+    conf = os.path.join(base, "softhsm2.conf")
+    with open(conf, "w") as f:
+        f.write(f"directories.tokendir = {base}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+    for label, pin in tokens:
+        subprocess.run(
+            ["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "so-pin-5678"],
+            check=True, capture_output=True, env={**os.environ, "SOFTHSM2_CONF": conf}, timeout=30,
+        )
+    return conf
+
+
+def trust_anchor():
+    """A self-signed CA certificate (PEM), as a cluster's customerCA.crt."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keyward test cluster CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def quiet_env():
@@ -75,15 +113,17 @@ def server():
     ids = os.path.join(workdir, "identities.json")
     with open(ids, "w") as f:
         json.dump({"identities": list(IDENTITIES.values())}, f)
+    conf = softhsm_tokens(os.path.join(workdir, "hsm"), ("e2e-cluster", E2E_CLUSTER_PIN))
     proc = subprocess.Popen(
         # Quotas off: the suite creates keys faster than AWS's 5 CreateKey/s;
         # test_quotas.py starts its own server with quotas on.
         [binary, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-         "--data", os.path.join(workdir, "data"), "--identities", ids, "--quotas", "off"],
+         "--data", os.path.join(workdir, "data"), "--identities", ids, "--quotas", "off",
+         "--cloudhsm-cluster", f"{E2E_CLUSTER}=pkcs11:token=e2e-cluster?module-path={SOFTHSM}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=quiet_env(),
+        env={**quiet_env(), "SOFTHSM2_CONF": conf},
     )
     line = proc.stdout.readline()
     match = re.search(r"listening on (http://[0-9.:]+)", line)

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from conftest import ACCOUNT, client_for, keyward_bin
+from conftest import ACCOUNT, E2E_CLUSTER, E2E_CLUSTER_PIN, client_for, keyward_bin, trust_anchor
 
 BOTOCORE_KMS = botocore.session.get_session().get_service_model("kms")
 
@@ -197,6 +197,14 @@ def test_every_response_holds_only_members_aws_declares(server):
     kms.replicate_key(KeyId=moving, ReplicaRegion="eu-west-1")
     kms.update_primary_region(KeyId=moving, PrimaryRegion="eu-west-1")
     kms.describe_key(KeyId=mrk)
+    cks = kms.create_custom_key_store(CustomKeyStoreName="shape tour", CloudHsmClusterId=E2E_CLUSTER,
+                                      TrustAnchorCertificate=trust_anchor(),
+                                      KeyStorePassword=E2E_CLUSTER_PIN)["CustomKeyStoreId"]
+    kms.update_custom_key_store(CustomKeyStoreId=cks, NewCustomKeyStoreName="shape tour, renamed")
+    kms.connect_custom_key_store(CustomKeyStoreId=cks)
+    kms.describe_custom_key_stores()
+    kms.disconnect_custom_key_store(CustomKeyStoreId=cks)
+    kms.delete_custom_key_store(CustomKeyStoreId=cks)
     assert set(seen) == set(KEYWARD), f"operations the tour did not reach: {set(KEYWARD) - set(seen)}"
     for operation, body in seen.items():
         shape = BOTOCORE_KMS.operation_model(operation).output_shape

@@ -267,3 +267,11 @@ aws_enum! {
         ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
     }
 }
+
+aws_enum! {
+    /// `CustomKeyStoreType`.
+    CustomKeyStoreType {
+        AwsCloudHsm = "AWS_CLOUDHSM",
+        ExternalKeyStore = "EXTERNAL_KEY_STORE",
+    }
+}

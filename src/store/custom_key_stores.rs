@@ -1,0 +1,208 @@
+//! Custom key stores: each in one account and Region, named uniquely there,
+//! associated with one cluster (a PKCS#11 token the server is configured
+//! with) that no other custom key store uses.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::audit::{commit, commit_if};
+use super::records::scope_from;
+use super::{Journal, Store, StoreError};
+use crate::scope::Scope;
+
+/// One custom key store. The password is sealed under the root key.
+#[derive(Clone)]
+pub struct CustomKeyStoreRecord {
+    pub scope: Scope,
+    pub id: String,
+    pub name: String,
+    pub cluster_id: String,
+    pub trust_anchor: String,
+    pub password: Vec<u8>,
+    /// `CONNECTED`, `DISCONNECTED` or `FAILED`: the state asked for (and
+    /// what happened when it was last attempted).
+    pub state: String,
+    /// Why the last connection failed (`ConnectionErrorCode`).
+    pub error_code: Option<String>,
+    pub created: i64,
+}
+
+/// What [`Store::insert_custom_key_store`] and
+/// [`Store::update_custom_key_store`] found in the way.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CustomKeyStoreConflict {
+    Name,
+    Cluster,
+}
+
+const COLUMNS: &str =
+    "account, region, id, name, cluster_id, trust_anchor, password, state, error_code, created";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomKeyStoreRecord> {
+    Ok(CustomKeyStoreRecord {
+        scope: scope_from(r.get(0)?, r.get(1)?),
+        id: r.get(2)?,
+        name: r.get(3)?,
+        cluster_id: r.get(4)?,
+        trust_anchor: r.get(5)?,
+        password: r.get(6)?,
+        state: r.get(7)?,
+        error_code: r.get(8)?,
+        created: r.get(9)?,
+    })
+}
+
+impl Store {
+    /// Creates a custom key store; the conflict if its name is taken in
+    /// its scope or its cluster belongs to another custom key store.
+    pub fn insert_custom_key_store(
+        &self,
+        c: &CustomKeyStoreRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(conflict) = conflict(&tx, c)? {
+            return Ok(Err(conflict));
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO custom_key_stores ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+            ),
+            params![
+                c.scope.account.0,
+                c.scope.region.as_str(),
+                c.id,
+                c.name,
+                c.cluster_id,
+                c.trust_anchor,
+                c.password,
+                c.state,
+                c.error_code,
+                c.created
+            ],
+        )?;
+        commit(tx, journal)?;
+        Ok(Ok(()))
+    }
+
+    /// Rewrites a custom key store's record.
+    pub fn update_custom_key_store(
+        &self,
+        c: &CustomKeyStoreRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(conflict) = conflict(&tx, c)? {
+            return Ok(Err(conflict));
+        }
+        tx.execute(
+            "UPDATE custom_key_stores SET name=?4, cluster_id=?5, trust_anchor=?6, password=?7,
+             state=?8, error_code=?9 WHERE account=?1 AND region=?2 AND id=?3",
+            params![
+                c.scope.account.0,
+                c.scope.region.as_str(),
+                c.id,
+                c.name,
+                c.cluster_id,
+                c.trust_anchor,
+                c.password,
+                c.state,
+                c.error_code
+            ],
+        )?;
+        commit(tx, journal)?;
+        Ok(Ok(()))
+    }
+
+    /// Deletes a custom key store that holds no key; `false` (nothing
+    /// deleted) when it holds one.
+    pub fn delete_custom_key_store(
+        &self,
+        scope: &Scope,
+        id: &str,
+        journal: &mut dyn Journal,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM custom_key_stores WHERE account=?1 AND region=?2 AND id=?3
+             AND NOT EXISTS (SELECT 1 FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3)",
+            params![scope.account.0, scope.region.as_str(), id],
+        )?;
+        commit_if(n == 1, tx, journal)
+    }
+
+    pub fn custom_key_store(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<CustomKeyStoreRecord>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 AND id=?3"
+                ),
+                params![scope.account.0, scope.region.as_str(), id],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// The custom key stores of a scope, oldest first.
+    pub fn custom_key_stores(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 ORDER BY created, id"
+        ))?;
+        let rows = stmt.query_map(params![scope.account.0, scope.region.as_str()], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every custom key store (reconnecting them when a server starts).
+    pub fn all_custom_key_stores(&self) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM custom_key_stores"))?;
+        let rows = stmt.query_map([], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many keys a custom key store holds (any state).
+    pub fn keys_in_custom_key_store(&self, scope: &Scope, id: &str) -> Result<u64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3",
+            params![scope.account.0, scope.region.as_str(), id],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+fn conflict(
+    tx: &rusqlite::Transaction<'_>,
+    c: &CustomKeyStoreRecord,
+) -> Result<Option<CustomKeyStoreConflict>, StoreError> {
+    let name_taken: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM custom_key_stores WHERE account=?1 AND region=?2 AND name=?3 AND id<>?4",
+        params![c.scope.account.0, c.scope.region.as_str(), c.name, c.id],
+        |r| r.get(0),
+    )?;
+    if name_taken {
+        return Ok(Some(CustomKeyStoreConflict::Name));
+    }
+    let cluster_taken: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM custom_key_stores WHERE cluster_id=?1
+         AND NOT (account=?2 AND region=?3 AND id=?4)",
+        params![
+            c.cluster_id,
+            c.scope.account.0,
+            c.scope.region.as_str(),
+            c.id
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(cluster_taken.then_some(CustomKeyStoreConflict::Cluster))
+}
