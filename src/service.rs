@@ -37,6 +37,7 @@ mod rotation;
 mod rsa;
 mod signing;
 mod specs;
+mod store_keys;
 mod tags;
 mod trail;
 

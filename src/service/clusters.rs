@@ -245,3 +245,44 @@ impl Clusters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_an_aws_shaped_id_and_a_token_without_a_pin() {
+        let m = "module-path=/usr/lib/softhsm/libsofthsm2.so";
+        let ok = Cluster::parse(&format!("cluster-a2b3c4defgh=pkcs11:token=cks1?{m}"));
+        assert!(ok.is_ok_and(|c| c.id == "cluster-a2b3c4defgh" && c.trust_anchor.is_none()));
+        for (arg, says) in [
+            (format!("cluster-1a23b4cdefg=pkcs11:token=a?{m}"), "2 to 7"),
+            (format!("cluster-short=pkcs11:token=a?{m}"), "11 to 16"),
+            (
+                format!("cluster-a2b3c4defgh=pkcs11:token=a?{m}&pin-value=1234567"),
+                "KeyStorePassword",
+            ),
+            (format!("cluster-a2b3c4defgh=pkcs11:object=a?{m}"), "token"),
+            ("cluster-a2b3c4defgh=pkcs11:token=a".to_owned(), "module"),
+            ("cluster-a2b3c4defgh".to_owned(), "ID=PKCS11-URI"),
+        ] {
+            let e = Cluster::parse(&arg).err().unwrap_or_default();
+            assert!(e.contains(says), "{arg}: {e}");
+        }
+    }
+
+    #[test]
+    fn connection_errors_read_as_aws_codes() {
+        let login = |reason: &str| HsmError::Login {
+            token: "t".into(),
+            reason: reason.into(),
+        };
+        assert_eq!(error_code(&login("PinIncorrect")), "INVALID_CREDENTIALS");
+        assert_eq!(error_code(&login("PinLocked")), "USER_LOCKED_OUT");
+        let missing = HsmError::NoToken {
+            label: "t".into(),
+            module: "m".into(),
+        };
+        assert_eq!(error_code(&missing), "CLUSTER_NOT_FOUND");
+    }
+}

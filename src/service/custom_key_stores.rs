@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::crypto::Secret;
 use crate::scope::Scope;
-use crate::store::{CustomKeyStoreConflict, CustomKeyStoreRecord, KeyRecord, password_purpose};
+use crate::store::{CustomKeyStoreConflict, CustomKeyStoreRecord, password_purpose};
 
 use super::api::enums::CustomKeyStoreType;
 use super::api::{CUSTOM_KEY_STORE_ID, LIMIT, MARKER, Rule, request};
@@ -52,7 +52,9 @@ const TRUST_ANCHOR: Rule = Rule::text(1, 5000);
 const PASSWORD: Rule = Rule::text(7, 32);
 
 request! {
-    /// CreateCustomKeyStore.
+    /// CreateCustomKeyStore. The `Xks…` members are declared so they are
+    /// validated as AWS does, and refused by name ([`names_xks`]).
+    #[allow(dead_code)]
     CreateCustomKeyStoreRequest {
         custom_key_store_name: req String = "CustomKeyStoreName" NAME,
         cloud_hsm_cluster_id: opt String = "CloudHsmClusterId" CLUSTER_ID,
@@ -91,7 +93,8 @@ request! {
 }
 
 request! {
-    /// UpdateCustomKeyStore.
+    /// UpdateCustomKeyStore (its `Xks…` members as in CreateCustomKeyStore).
+    #[allow(dead_code)]
     UpdateCustomKeyStoreRequest {
         custom_key_store_id: req String = "CustomKeyStoreId" CUSTOM_KEY_STORE_ID,
         new_custom_key_store_name: opt String = "NewCustomKeyStoreName" NAME,
@@ -129,12 +132,19 @@ pub(super) struct CustomKeyStoresListEntry {
     custom_key_store_type: &'static str,
 }
 
+/// Whether a request names a member of external key stores (`Xks…`).
+fn names_xks(input: &Value) -> bool {
+    input
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k.starts_with("Xks")))
+}
+
 /// The label of a key's key in its custom key store's token.
-fn token_label(key_id: &str) -> String {
+pub(super) fn token_label(key_id: &str) -> String {
     format!("keyward-{key_id}")
 }
 
-fn invalid_state(message: impl Into<String>) -> KmsError {
+pub(super) fn invalid_state(message: impl Into<String>) -> KmsError {
     KmsError::new(ErrorKind::CustomKeyStoreInvalidState, message)
 }
 
@@ -161,7 +171,7 @@ fn certificate_body(pem: &str) -> Option<String> {
 }
 
 impl KeyService {
-    fn store_scope(&self, id: &Identity) -> Result<Scope, KmsError> {
+    pub(super) fn store_scope(&self, id: &Identity) -> Result<Scope, KmsError> {
         self.caller_scope(id).ok_or_else(|| {
             KmsError::new(
                 ErrorKind::AccessDenied,
@@ -247,16 +257,8 @@ impl KeyService {
         input: CreateCustomKeyStoreRequest,
     ) -> Result<CreateCustomKeyStoreResponse, KmsError> {
         self.authorize_account(call, id, "CreateCustomKeyStore", Facts::default())?;
-        let xks = [
-            &input.xks_proxy_uri_endpoint,
-            &input.xks_proxy_uri_path,
-            &input.xks_proxy_vpc_endpoint_service_name,
-            &input.xks_proxy_vpc_endpoint_service_owner,
-            &input.xks_proxy_authentication_credential,
-            &input.xks_proxy_connectivity,
-        ];
         if input.custom_key_store_type == Some(CustomKeyStoreType::ExternalKeyStore)
-            || xks.iter().any(|m| m.is_some())
+            || names_xks(call.input)
         {
             return Err(no_external_key_stores());
         }
@@ -436,15 +438,7 @@ impl KeyService {
         input: UpdateCustomKeyStoreRequest,
     ) -> Result<Empty, KmsError> {
         self.authorize_account(call, id, "UpdateCustomKeyStore", Facts::default())?;
-        let xks = [
-            &input.xks_proxy_uri_endpoint,
-            &input.xks_proxy_uri_path,
-            &input.xks_proxy_vpc_endpoint_service_name,
-            &input.xks_proxy_vpc_endpoint_service_owner,
-            &input.xks_proxy_authentication_credential,
-            &input.xks_proxy_connectivity,
-        ];
-        if xks.iter().any(|m| m.is_some()) {
+        if names_xks(call.input) {
             return Err(no_external_key_stores());
         }
         let scope = self.store_scope(id)?;
@@ -536,88 +530,5 @@ impl KeyService {
             return Err(has_keys());
         }
         Ok(Empty {})
-    }
-
-    /// The open token of the custom key store holding `key`, or the
-    /// refusal of a key whose store is not connected: `<arn> is
-    /// unavailable.`
-    pub(super) fn key_store_connection(
-        &self,
-        key: &KeyRecord,
-    ) -> Result<std::sync::Arc<super::clusters::Connection>, KmsError> {
-        let unavailable = || {
-            KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{} is unavailable.", key.arn),
-            )
-        };
-        let cks_id = key.custom_key_store_id.as_deref().ok_or_else(unavailable)?;
-        let c = self
-            .store
-            .custom_key_store(&key.scope, cks_id)?
-            .ok_or_else(unavailable)?;
-        self.clusters
-            .connection(&self.root, &c)
-            .map_err(|_| unavailable())
-    }
-
-    /// Generates a new key's AES-256 key in the token of custom key store
-    /// `cks_id`, which must be connected; the connection and the key's
-    /// label in the token.
-    pub(super) fn generate_in_store(
-        &self,
-        scope: &Scope,
-        cks_id: &str,
-        key_id: &str,
-    ) -> Result<(std::sync::Arc<super::clusters::Connection>, String), KmsError> {
-        let c = self.custom_key_store(scope, cks_id)?;
-        let conn = self.clusters.connection(&self.root, &c).map_err(|_| {
-            invalid_state(format!(
-                "You requested the CreateKey operation in custom key store {cks_id}, which is not connected. This operation is valid only when the custom key store ConnectionState is CONNECTED."
-            ))
-        })?;
-        let label = token_label(key_id);
-        conn.token
-            .generate_aes_key(&label)
-            .map_err(|e| KmsError::internal(format!("custom key store {cks_id}: {e}")))?;
-        Ok((conn, label))
-    }
-
-    /// A deleted key's key in its custom key store's token is destroyed
-    /// when the store is connected; else it stays in the token, as AWS
-    /// leaves it in the cluster, for its owner to delete.
-    pub(super) fn destroy_in_store(&self, key: &KeyRecord) {
-        let Ok(conn) = self.key_store_connection(key) else {
-            return;
-        };
-        let label = token_label(&key.key_id);
-        if let Err(e) = conn.handle(&label).and_then(|h| conn.token.destroy(h)) {
-            tracing::warn!(key = %key.arn, error = %e, "the deleted key's key stays in its custom key store's token");
-        }
-        conn.forget(&label);
-    }
-
-    /// `n` random bytes from the token of the caller's custom key store
-    /// `cks_id`, which must be connected.
-    pub(super) fn random_in_store(
-        &self,
-        id: &Identity,
-        cks_id: &str,
-        n: usize,
-    ) -> Result<Secret, KmsError> {
-        let c = self.custom_key_store(&self.store_scope(id)?, cks_id)?;
-        let conn = self.clusters.connection(&self.root, &c).map_err(|_| {
-            invalid_state(format!(
-                "Custom key store {cks_id} is not connected. GenerateRandom with a CustomKeyStoreId is valid only when its ConnectionState is CONNECTED."
-            ))
-        })?;
-        conn.token
-            .random(n)
-            .map_err(|e| KmsError::internal(format!("custom key store {cks_id}: {e}")))
-    }
-
-    /// Whether a key of a custom key store is Unavailable now.
-    pub(super) fn is_unavailable(&self, key: &KeyRecord) -> bool {
-        key.custom_key_store_id.is_some() && self.key_store_connection(key).is_err()
     }
 }

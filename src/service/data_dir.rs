@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::crypto::{RootKey, Secret};
 use crate::hsm::Pkcs11Uri;
-use crate::store::{ROOT_KEY, Sealed, Store};
+use crate::store::{Journal, ROOT_KEY, Sealed, Store, StoreError};
 
 use super::KmsError;
 
@@ -152,6 +152,25 @@ impl DataDir {
         } else {
             None
         };
+        // The move is recorded in the audit log, under the chain key the
+        // old root opens (the key is resealed, its value stays).
+        let audit = match &old {
+            Some(old) => {
+                let keys = super::AuditKeys::load_or_create(&store, old)?;
+                let log = crate::audit::AuditLog::open(
+                    &self.audit_log(),
+                    keys.chain,
+                    store.audit_anchor()?.as_ref(),
+                )
+                .map_err(|e| KmsError::internal(e.to_string()))?;
+                Some(log)
+            }
+            None => None,
+        };
+        let mut journal = audit.as_ref().map(|log| RootMove {
+            log,
+            uri: named.clone(),
+        });
         let resealed = store.reseal_all(
             &|sealed| {
                 let Some(old) = &old else {
@@ -171,7 +190,11 @@ impl DataDir {
             },
             ROOT_KEY,
             &named,
+            journal.as_mut().map(|j| j as &mut dyn Journal),
         )?;
+        if let Some(log) = &audit {
+            log.sync().map_err(|e| KmsError::internal(e.to_string()))?;
+        }
         if self.root_key().exists() {
             std::fs::remove_file(self.root_key()).map_err(|e| self.io(e))?;
             crate::files::sync_dir(&self.root).map_err(|e| self.io(e))?;
@@ -193,6 +216,32 @@ pub struct TokenInit {
     pub resealed: usize,
     /// The data directory was sealed under a root key file before.
     pub moved: bool,
+}
+
+/// The audit record of a data directory's move to a root key in a token.
+struct RootMove<'a> {
+    log: &'a crate::audit::AuditLog,
+    uri: String,
+}
+
+impl Journal for RootMove<'_> {
+    fn record(&mut self) -> Result<crate::audit::Anchor, StoreError> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.log
+            .append_durable(serde_json::json!({
+                "eventVersion": "1.08",
+                "eventTime": now,
+                "eventSource": "keyward",
+                "eventName": "MoveRootKey",
+                "eventType": "KeywardAdministrativeEvent",
+                "userIdentity": {"type": "LocalOperator", "invokedBy": "keyward init"},
+                "requestParameters": {"rootKey": self.uri},
+                "readOnly": false,
+            }))
+            .map_err(|e| StoreError::new(format!("change not committed: {e}")))
+    }
 }
 
 fn stored_uri(store: &Store) -> Result<Option<Pkcs11Uri>, KmsError> {

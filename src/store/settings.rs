@@ -3,7 +3,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::audit::commit;
+use super::{Journal, Store, StoreError};
 
 /// The setting that names a data directory's root key: a PKCS#11 URI
 /// (without PIN); absent for the root key file.
@@ -51,12 +52,15 @@ impl Store {
     /// makes of it, and sets `setting` to `value`, in one transaction: a
     /// crash leaves either every record under the old root or every record
     /// under the new one. Custom key store keys hold a label in their token,
-    /// not sealed material, and are left alone. The number of records.
+    /// not sealed material, and are left alone. The change is recorded by
+    /// `journal` when there is an audit log to record it in. The number of
+    /// records.
     pub fn reseal_all(
         &self,
         reseal: &dyn Fn(Sealed<'_>) -> Result<Vec<u8>, String>,
         setting: &str,
         value: &str,
+        journal: Option<&mut dyn Journal>,
     ) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -127,7 +131,10 @@ impl Store {
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             params![setting, value],
         )?;
-        tx.commit()?;
+        match journal {
+            Some(j) => commit(tx, j)?,
+            None => tx.commit()?,
+        }
         Ok(count)
     }
 }

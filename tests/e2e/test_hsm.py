@@ -180,15 +180,48 @@ def test_a_file_root_key_moves_into_the_token_and_old_ciphertexts_still_open(lab
         ct = roundtrip(kms, key)
     finally:
         server.stop()
+    # A move that fails half-way (a record the old root cannot open)
+    # changes nothing: it is one transaction.
+    db_path = os.path.join(data, "keyward.db")
+    db = sqlite3.connect(db_path)
+    before = db.execute("SELECT key_id, version, sealed FROM key_versions ORDER BY key_id, version").fetchall()
+    db.execute("INSERT INTO internal_keys (purpose, sealed) VALUES ('damaged', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')")
+    db.commit()
+    db.close()
+    failed = run(["init", "--data", data, "--root-key", root_uri(lab["pin"], "moved-root")], lab["conf"])
+    assert failed.returncode != 0 and "damaged" in failed.stderr, failed.stderr
+    assert os.path.exists(os.path.join(data, "root.key"))
+    db = sqlite3.connect(db_path)
+    assert db.execute("SELECT key_id, version, sealed FROM key_versions ORDER BY key_id, version").fetchall() == before
+    assert db.execute("SELECT count(*) FROM settings").fetchone() == (0,)
+    db.execute("DELETE FROM internal_keys WHERE purpose = 'damaged'")
+    db.commit()
+    db.close()
+    with open(os.path.join(data, "root.key")) as f:
+        old_root_file = f.read()
     done = run(["init", "--data", data, "--root-key", root_uri(lab["pin"], "moved-root")], lab["conf"])
     assert done.returncode == 0, done.stderr
     assert "moved to the root key" in done.stdout and "root key file is removed" in done.stdout
     assert not os.path.exists(os.path.join(data, "root.key"))
+    with open(os.path.join(data, "audit.jsonl")) as f:
+        moves = [r for r in map(json.loads, f) if r["eventName"] == "MoveRootKey"]
+    assert [m["requestParameters"]["rootKey"] for m in moves] == [
+        f"pkcs11:token=keyward;object=moved-root?module-path={MODULE}&pin-source=file:{lab['pin']}"]
     server = Server(data, lab["conf"], lab["ids"])
     try:
         kms = server.client()
         assert kms.decrypt(CiphertextBlob=ct, EncryptionContext={"tenant": "a"})["Plaintext"] == b"tenant data"
         roundtrip(kms, key)
+    finally:
+        server.stop()
+    # Stopped after the commit, before the key file was removed: the next
+    # start removes it (it opens nothing here any more).
+    with open(os.path.join(data, "root.key"), "w") as f:
+        f.write(old_root_file)
+    server = Server(data, lab["conf"], lab["ids"])
+    try:
+        assert not os.path.exists(os.path.join(data, "root.key"))
+        roundtrip(server.client(), key)
     finally:
         server.stop()
     assert subprocess.run([keyward_bin(), "audit", "verify", "--data", data], capture_output=True,

@@ -1,0 +1,98 @@
+//! The keys of custom key stores: generated in the store's token, used
+//! through its connection, Unavailable while the store is not connected,
+//! destroyed in the token when deleted.
+
+use std::sync::Arc;
+
+use crate::crypto::Secret;
+use crate::scope::Scope;
+use crate::store::KeyRecord;
+
+use super::clusters::Connection;
+use super::custom_key_stores::{invalid_state, token_label};
+use super::{ErrorKind, Identity, KeyService, KmsError};
+
+impl KeyService {
+    /// The open token of the custom key store holding `key`, or the
+    /// refusal of a key whose store is not connected: `<arn> is
+    /// unavailable.`
+    pub(super) fn key_store_connection(
+        &self,
+        key: &KeyRecord,
+    ) -> Result<Arc<Connection>, KmsError> {
+        let unavailable = || {
+            KmsError::new(
+                ErrorKind::KmsInvalidState,
+                format!("{} is unavailable.", key.arn),
+            )
+        };
+        let cks_id = key.custom_key_store_id.as_deref().ok_or_else(unavailable)?;
+        let c = self
+            .store
+            .custom_key_store(&key.scope, cks_id)?
+            .ok_or_else(unavailable)?;
+        self.clusters
+            .connection(&self.root, &c)
+            .map_err(|_| unavailable())
+    }
+
+    /// Generates a new key's AES-256 key in the token of custom key store
+    /// `cks_id`, which must be connected; the connection and the key's
+    /// label in the token.
+    pub(super) fn generate_in_store(
+        &self,
+        scope: &Scope,
+        cks_id: &str,
+        key_id: &str,
+    ) -> Result<(Arc<Connection>, String), KmsError> {
+        let c = self.custom_key_store(scope, cks_id)?;
+        let conn = self.clusters.connection(&self.root, &c).map_err(|_| {
+            invalid_state(format!(
+                "You requested the CreateKey operation in custom key store {cks_id}, which is not connected. This operation is valid only when the custom key store ConnectionState is CONNECTED."
+            ))
+        })?;
+        let label = token_label(key_id);
+        conn.token
+            .generate_aes_key(&label)
+            .map_err(|e| KmsError::internal(format!("custom key store {cks_id}: {e}")))?;
+        Ok((conn, label))
+    }
+
+    /// A deleted key's key in its custom key store's token is destroyed
+    /// when the store is connected; else it stays in the token, as AWS
+    /// leaves it in the cluster, for its owner to delete.
+    pub(super) fn destroy_in_store(&self, key: &KeyRecord) {
+        let Ok(conn) = self.key_store_connection(key) else {
+            return;
+        };
+        let label = token_label(&key.key_id);
+        if let Err(e) = conn.handle(&label).and_then(|h| conn.token.destroy(h)) {
+            tracing::warn!(key = %key.arn, error = %e, "the deleted key's key stays in its custom key store's token");
+        }
+        conn.forget(&label);
+    }
+
+    /// `n` random bytes from the token of the caller's custom key store
+    /// `cks_id`, which must be connected.
+    pub(super) fn random_in_store(
+        &self,
+        id: &Identity,
+        cks_id: &str,
+        n: usize,
+    ) -> Result<Secret, KmsError> {
+        let c = self.custom_key_store(&self.store_scope(id)?, cks_id)?;
+        let conn = self.clusters.connection(&self.root, &c).map_err(|_| {
+            invalid_state(format!(
+                "Custom key store {cks_id} is not connected. GenerateRandom with a CustomKeyStoreId is valid only when its ConnectionState is CONNECTED."
+            ))
+        })?;
+        conn.token
+            .random(n)
+            .map_err(|e| KmsError::internal(format!("custom key store {cks_id}: {e}")))
+    }
+
+    /// Whether a key of a custom key store is Unavailable now.
+    pub(super) fn is_unavailable(&self, key: &KeyRecord) -> bool {
+        key.custom_key_store_id.is_some() && self.key_store_connection(key).is_err()
+    }
+}
