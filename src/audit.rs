@@ -24,7 +24,7 @@ pub mod query;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use serde_json::Value;
 
@@ -159,6 +159,16 @@ pub struct AuditLog {
     /// none when the log is not a regular file (a pipe or a device cannot
     /// be synced: what it writes to decides its durability).
     syncer: Option<File>,
+    /// Group commit: the last record known on disk, and whether a sync is
+    /// running (its waiters wait for it, then one of them syncs for all).
+    synced: Mutex<Synced>,
+    synced_changed: Condvar,
+}
+
+#[derive(Default)]
+struct Synced {
+    seq: u64,
+    syncing: bool,
 }
 
 impl AuditLog {
@@ -214,6 +224,11 @@ impl AuditLog {
         };
         Ok(AuditLog {
             key,
+            synced: Mutex::new(Synced {
+                seq: head.seq,
+                syncing: false,
+            }),
+            synced_changed: Condvar::new(),
             tail: Mutex::new(Tail { file, head }),
             syncer,
         })
@@ -246,6 +261,39 @@ impl AuditLog {
         match &self.syncer {
             Some(f) => f.sync_data().map_err(|e| AuditError::Io(e.to_string())),
             None => Ok(()),
+        }
+    }
+
+    /// Returns once record `seq` is on disk (group commit): a caller finding
+    /// no sync running syncs every record written so far; one arriving
+    /// while a sync runs waits for it, then for the next if it was not
+    /// covered. So one fsync serves every request that arrived during the
+    /// previous one.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), AuditError> {
+        let lock = || self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = lock();
+        loop {
+            if s.seq >= seq {
+                return Ok(());
+            }
+            if s.syncing {
+                s = self
+                    .synced_changed
+                    .wait(s)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            s.syncing = true;
+            drop(s);
+            let head = self.head().seq;
+            let result = self.sync_file();
+            s = lock();
+            s.syncing = false;
+            if result.is_ok() {
+                s.seq = s.seq.max(head);
+            }
+            self.synced_changed.notify_all();
+            result?;
         }
     }
 

@@ -202,7 +202,7 @@ fn callers(subjects: &[&Subject], home: &AccountId) -> Vec<Caller> {
                 }
             }
         }
-        for g in &s.none.grants.grants {
+        for g in s.none.grants.iter() {
             arns.insert(g.grantee.clone());
         }
     }
@@ -556,7 +556,7 @@ fn action_classes(subjects: &[&Subject], wanted: Option<&[Action]>) -> Vec<Actio
                 }
             }
             sig.push(0);
-            for (i, g) in s.none.grants.grants.iter().enumerate() {
+            for (i, g) in s.none.grants.iter().enumerate() {
                 if g.operations.contains(a) {
                     sig.push(i as u64 + 1);
                 }
@@ -637,7 +637,7 @@ fn relevant<'a>(
         .collect();
     let grants = subjects
         .iter()
-        .flat_map(|s| s.none.grants.grants.iter())
+        .flat_map(|s| s.none.grants.iter())
         .filter(|g| caller.arns().any(|a| a == g.grantee))
         .collect();
     (rows, grants)
@@ -695,17 +695,13 @@ fn analyse(
                 let (rows, grants) = relevant(subjects, &caller, action);
                 // Only a key-policy Allow or a grant can allow an action on a key:
                 // without one for this caller and action, nothing to find.
-                let can_allow = grants.iter().any(|g| {
-                    checked
-                        .none
-                        .grants
-                        .grants
-                        .iter()
-                        .any(|x| std::ptr::eq(x, *g))
-                }) || checked.rows().any(|r| {
-                    r.effect == crate::policy::ast::Effect::Allow
-                        && rows.iter().any(|x| std::ptr::eq(*x, r))
-                });
+                let can_allow = grants
+                    .iter()
+                    .any(|g| checked.none.grants.iter().any(|x| std::ptr::eq(x, *g)))
+                    || checked.rows().any(|r| {
+                        r.effect == crate::policy::ast::Effect::Allow
+                            && rows.iter().any(|x| std::ptr::eq(*x, r))
+                    });
                 if !can_allow {
                     continue;
                 }

@@ -370,7 +370,7 @@ fn compile_cmd(a: CompileArgs, out: &mut dyn Write) -> miette::Result<ExitCode> 
 
 fn render_grants(index: &GrantIndex) -> String {
     let mut by_grantee: BTreeMap<&str, Vec<&compile::CompiledGrant>> = BTreeMap::new();
-    for g in &index.grants {
+    for g in index.iter() {
         by_grantee.entry(&g.grantee).or_default().push(g);
     }
     let mut out = format!(

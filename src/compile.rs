@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
+use imbl::{HashMap as PersistentMap, OrdMap};
+
 pub use err::{CompileError, CompileErrors};
 use matcher::{ArnPattern, Pattern, Template, ValueMatcher};
 
@@ -537,11 +539,19 @@ pub struct CompiledGrant {
     pub constraints: Option<ast::GrantConstraints>,
 }
 
-/// The grants on one key, indexed by grantee principal.
+/// The grants on one key, indexed by grantee principal and by grant id.
+///
+/// The maps are persistent (`imbl`): a copy shares its structure with the
+/// original, and adding or removing one grant costs O(log n), so a key's
+/// cached grants change with each CreateGrant or RetireGrant without a
+/// rebuild, up to AWS's 50,000 grants on a key.
 #[derive(Debug, Clone, Default)]
 pub struct GrantIndex {
-    pub grants: Vec<CompiledGrant>,
-    by_grantee: HashMap<String, Vec<u32>>,
+    /// Grants in the order they were added.
+    grants: OrdMap<u64, Arc<CompiledGrant>>,
+    by_grantee: PersistentMap<String, OrdMap<u64, Arc<CompiledGrant>>>,
+    by_id: PersistentMap<String, u64>,
+    next: u64,
 }
 
 impl GrantIndex {
@@ -606,14 +616,46 @@ impl GrantIndex {
         }
     }
 
+    /// Adds a grant; one with the same grant id is replaced.
     pub fn push(&mut self, grant: CompiledGrant) {
-        if let Ok(i) = u32::try_from(self.grants.len()) {
-            self.by_grantee
-                .entry(grant.grantee.clone())
-                .or_default()
-                .push(i);
-            self.grants.push(grant);
+        self.remove(&grant.grant_id);
+        let seq = self.next;
+        self.next += 1;
+        let grant = Arc::new(grant);
+        self.by_id.insert(grant.grant_id.clone(), seq);
+        self.by_grantee
+            .entry(grant.grantee.clone())
+            .or_default()
+            .insert(seq, grant.clone());
+        self.grants.insert(seq, grant);
+    }
+
+    /// Adds every grant of `other` (after this index's own).
+    pub fn append(&mut self, other: &GrantIndex) {
+        for g in other.iter() {
+            self.push(g.clone());
         }
+    }
+
+    /// Removes the grant `grant_id`; whether there was one.
+    pub fn remove(&mut self, grant_id: &str) -> bool {
+        let Some(seq) = self.by_id.remove(grant_id) else {
+            return false;
+        };
+        if let Some(g) = self.grants.remove(&seq)
+            && let Some(mine) = self.by_grantee.get_mut(&g.grantee)
+        {
+            mine.remove(&seq);
+            if mine.is_empty() {
+                self.by_grantee.remove(&g.grantee);
+            }
+        }
+        true
+    }
+
+    /// Every grant, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &CompiledGrant> {
+        self.grants.values().map(|g| &**g)
     }
 
     /// The grants whose grantee is exactly `principal`.
@@ -621,8 +663,8 @@ impl GrantIndex {
         self.by_grantee
             .get(principal)
             .into_iter()
-            .flatten()
-            .map(|&i| &self.grants[i as usize])
+            .flat_map(|m| m.values())
+            .map(|g| &**g)
     }
 
     pub fn len(&self) -> usize {

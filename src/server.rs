@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::eval::Caller;
 use crate::scope::Region;
-use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError, Refusal};
+use crate::service::{AuditSync, DataDir, ErrorKind, Identity, KeyService, KmsError, Refusal};
 use identities::Identities;
 pub use listener::Limits;
 use metrics::{Metrics, UNAUTHENTICATED};
@@ -48,6 +48,8 @@ pub struct Config {
     pub limits: Limits,
     /// The PKCS#11 tokens custom key stores may use.
     pub clusters: Vec<crate::service::Cluster>,
+    /// When a call's audit record must be on disk.
+    pub audit_sync: AuditSync,
 }
 
 /// Who a refused request came from, as far as the server got.
@@ -316,9 +318,36 @@ async fn kms(
             }
         }
     };
-    // The service call is short (cached tables and key material, one audit
-    // append); running it on the worker avoids a thread hand-off per request.
-    let result = state.service.call(&identity, &operation, &input);
+    // A cryptographic or read call is short (cached tables and key
+    // material, one audit append): it runs on the worker, without a thread
+    // hand-off. A call that commits to the store (fsync), generates an
+    // asymmetric key or signs with RSA runs on the blocking pool, so it
+    // never holds up the requests on its worker; so does every call under
+    // audit group commit, which waits for its record's fsync.
+    let inline = runs_inline(op_label) && state.service.audit_sync() == AuditSync::Flush;
+    let (result, identity) = if inline {
+        let r = state.service.call(&identity, &operation, &input);
+        (r, identity)
+    } else {
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || {
+            let r = st.service.call(&identity, &operation, &input);
+            (r, identity)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                return state.reject(
+                    &edge,
+                    op_label,
+                    started,
+                    "KMSInternalException",
+                    &format!("the call did not complete: {e}"),
+                );
+            }
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     if started.elapsed() > state.slow_request {
         tracing::warn!(
@@ -365,6 +394,32 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Operations short enough to run on an async worker: symmetric
+/// cryptography and reads, no store commit.
+fn runs_inline(operation: &str) -> bool {
+    matches!(
+        operation,
+        "Encrypt"
+            | "Decrypt"
+            | "ReEncrypt"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateRandom"
+            | "GenerateMac"
+            | "VerifyMac"
+            | "DescribeKey"
+            | "GetKeyPolicy"
+            | "GetKeyRotationStatus"
+            | "ListAliases"
+            | "ListGrants"
+            | "ListKeyPolicies"
+            | "ListKeyRotations"
+            | "ListKeys"
+            | "ListResourceTags"
+            | "ListRetirableGrants"
+    )
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
@@ -400,7 +455,8 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
     let service = KeyService::open(&dir, default_region.as_str())
         .map_err(|e| miette::miette!("{e}"))?
         .with_regions(config.regions.clone())
-        .with_clusters(config.clusters.clone());
+        .with_clusters(config.clusters.clone())
+        .with_audit_sync(config.audit_sync);
     tracing::info!(
         data = %config.data.display(),
         database = %dir.database().display(),

@@ -146,6 +146,22 @@ pub struct KeyService {
     /// The clusters (PKCS#11 tokens) of custom key stores, and their
     /// connections.
     clusters: clusters::Clusters,
+    /// When a call's audit record must be on disk.
+    audit_sync: AuditSync,
+}
+
+/// When the audit record of a call that changes nothing reaches the disk.
+/// (A change's record is always synced before the change commits.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditSync {
+    /// Written (flushed to the operating system) before the response;
+    /// synced every second and on shutdown, with the anchor.
+    #[default]
+    Flush,
+    /// Synced before the response, one fsync for every call that arrived
+    /// while the previous one ran: an acknowledged call's record is on
+    /// disk.
+    Group,
 }
 
 /// One call: its request, and what it records in the audit log.
@@ -262,7 +278,26 @@ impl KeyService {
             material_ids,
             no_key_policy: Arc::new(access::no_key_policy()?),
             clusters: clusters::Clusters::default(),
+            audit_sync: AuditSync::default(),
         })
+    }
+
+    /// Sets when a call's audit record must be on disk.
+    pub fn with_audit_sync(mut self, sync: AuditSync) -> KeyService {
+        self.audit_sync = sync;
+        self
+    }
+
+    pub fn audit_sync(&self) -> AuditSync {
+        self.audit_sync
+    }
+
+    /// Waits, under group commit, until record `seq` is on disk.
+    fn settle(&self, seq: u64) -> Result<(), crate::audit::AuditError> {
+        match self.audit_sync {
+            AuditSync::Flush => Ok(()),
+            AuditSync::Group => self.audit.wait_durable(seq),
+        }
     }
 
     /// Serves custom key stores on `clusters` (PKCS#11 tokens).
@@ -397,8 +432,11 @@ impl KeyService {
             (None, r) => Some(self.audit_record(&call, id, r.err())),
         };
         if let Some(record) = record {
-            self.audit
+            let head = self
+                .audit
                 .append(record)
+                .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
+            self.settle(head.seq)
                 .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
         }
         if result.is_ok() {

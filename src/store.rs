@@ -296,8 +296,9 @@ impl Store {
                 return Ok(GrantInsert::Existing(e));
             }
         }
+        // Counted by triggers (schema v5): O(log n), not a scan.
         let count: i64 = tx.query_row(
-            "SELECT count(*) FROM grants WHERE key_id=?1 AND account=?2 AND region=?3",
+            "SELECT coalesce((SELECT n FROM grant_counts WHERE key_id=?1 AND account=?2 AND region=?3), 0)",
             scope,
             |r| r.get(0),
         )?;

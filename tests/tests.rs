@@ -21,6 +21,7 @@ mod explain;
 mod files;
 mod fuzz_corpora;
 mod grant_constraints;
+mod grant_index;
 mod import_service;
 mod kms_rules;
 mod lab;

@@ -79,6 +79,19 @@ pub(super) struct ServeArgs {
     /// takes any PEM certificate.
     #[arg(long = "cloudhsm-trust-anchor", value_name = "ID=PATH")]
     trust_anchors: Vec<String>,
+    /// When the audit record of a call that changes nothing is on disk:
+    /// `flush` (written before the response, synced every second and on
+    /// shutdown) or `group` (synced before the response, one fsync shared
+    /// by the calls that arrive while the previous one runs). A change's
+    /// record is always synced before the change commits.
+    #[arg(long, value_enum, default_value_t = AuditSyncArg::Flush)]
+    audit_sync: AuditSyncArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(super) enum AuditSyncArg {
+    Flush,
+    Group,
 }
 
 /// The clusters `--cloudhsm-cluster` and `--cloudhsm-trust-anchor` name.
@@ -212,6 +225,10 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
             slow_request: std::time::Duration::from_millis(a.slow_request_ms),
         },
         clusters: clusters(&a)?,
+        audit_sync: match a.audit_sync {
+            AuditSyncArg::Flush => keyward::service::AuditSync::Flush,
+            AuditSyncArg::Group => keyward::service::AuditSync::Group,
+        },
     };
     let scheme = if config.tls.is_some() {
         "https"

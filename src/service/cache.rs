@@ -8,6 +8,7 @@
 //! alone, without allocating, because a ciphertext names only the id.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::store::KeyRecord;
@@ -24,6 +25,9 @@ pub(super) struct Caches {
     records: RwLock<HashMap<String, Vec<KeyRecord>>>,
     /// Compiled policy and grants by key ARN.
     tables: RwLock<HashMap<String, Arc<KeyTables>>>,
+    /// Counts changes to `tables`: tables loaded from the store before a
+    /// change are not cached after it.
+    tables_changes: AtomicU64,
     /// Sealed key material.
     sealed: RwLock<VersionBytes>,
     /// Public keys (DER SubjectPublicKeyInfo) of asymmetric key versions:
@@ -104,7 +108,38 @@ impl Caches {
     }
 
     pub(super) fn drop_tables(&self, key: &KeyRecord) {
-        write(&self.tables).remove(&key.arn);
+        let mut tables = write(&self.tables);
+        self.tables_changes.fetch_add(1, Ordering::AcqRel);
+        tables.remove(&key.arn);
+    }
+
+    /// The change count to give [`Caches::put_loaded_tables`] for tables
+    /// about to be loaded from the store.
+    pub(super) fn tables_version(&self) -> u64 {
+        self.tables_changes.load(Ordering::Acquire)
+    }
+
+    /// Caches tables loaded from the store, unless the cached tables of any
+    /// key changed since `version` (the load may have missed the change).
+    pub(super) fn put_loaded_tables(&self, key: &KeyRecord, tables: Arc<KeyTables>, version: u64) {
+        let mut cached = write(&self.tables);
+        if self.tables_changes.load(Ordering::Acquire) == version {
+            cached.insert(key.arn.clone(), tables);
+        }
+    }
+
+    /// Replaces a key's cached tables by what `change` makes of them (a
+    /// grant added or removed), if they are cached.
+    pub(super) fn change_tables(
+        &self,
+        key: &KeyRecord,
+        change: impl FnOnce(&KeyTables) -> KeyTables,
+    ) {
+        let mut tables = write(&self.tables);
+        self.tables_changes.fetch_add(1, Ordering::AcqRel);
+        if let Some(t) = tables.get_mut(&key.arn) {
+            *t = Arc::new(change(t));
+        }
     }
 
     pub(super) fn sealed(&self, key: &KeyRecord, version: u32) -> Option<Arc<Vec<u8>>> {

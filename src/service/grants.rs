@@ -334,7 +334,7 @@ impl KeyService {
                 ));
             }
         }
-        self.forget(&key);
+        self.grant_added(&key, &record);
         Ok(CreateGrantResponse {
             grant_id,
             grant_token: token,
@@ -529,7 +529,7 @@ impl KeyService {
         {
             return Err(invalid_grant_id(&g.grant_id));
         }
-        self.forget(&key);
+        self.grant_removed(&key, &g.grant_id);
         Ok(Empty {})
     }
 
@@ -549,7 +549,7 @@ impl KeyService {
         {
             return Err(invalid_grant_id(&input.grant_id));
         }
-        self.forget(&key);
+        self.grant_removed(&key, &input.grant_id);
         Ok(Empty {})
     }
 }

@@ -187,9 +187,11 @@ impl KeyService {
             "eventType": "AwsApiCall",
             "keyward": {"refusedBy": "server"},
         });
-        self.audit
+        let head = self
+            .audit
             .append(record)
-            .map(drop)
+            .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))?;
+        self.settle(head.seq)
             .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))
     }
 }

@@ -6,7 +6,8 @@
 //! account and Region (a multi-Region key's replicas share it), and adds
 //! key origins, imported key material and multi-Region keys. Version 4
 //! adds the data directory's settings (where its root key is), custom key
-//! stores, and a key's custom key store.
+//! stores, and a key's custom key store. Version 5 counts each key's
+//! grants and indexes grants by name.
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -14,7 +15,7 @@ use super::StoreError;
 use super::records::GrantRecord;
 
 /// The schema this build writes.
-pub(super) const VERSION: i64 = 4;
+pub(super) const VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE keys (
@@ -102,6 +103,28 @@ CREATE UNIQUE INDEX custom_key_store_clusters ON custom_key_stores (cluster_id);
 ALTER TABLE keys ADD COLUMN custom_key_store_id TEXT;
 ";
 
+/// Version 5: a named grant is found by index, and each key's number of
+/// grants is counted by triggers, so CreateGrant costs the same at 50,000
+/// grants on a key as at one.
+const SCHEMA_V5_ADDS: &str = "
+CREATE INDEX grants_by_name ON grants (key_id, name);
+CREATE TABLE grant_counts (
+    account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (account, region, key_id));
+INSERT INTO grant_counts (account, region, key_id, n)
+    SELECT account, region, key_id, count(*) FROM grants GROUP BY account, region, key_id;
+CREATE TRIGGER grants_counted AFTER INSERT ON grants BEGIN
+    INSERT OR IGNORE INTO grant_counts (account, region, key_id, n)
+        VALUES (NEW.account, NEW.region, NEW.key_id, 0);
+    UPDATE grant_counts SET n = n + 1
+        WHERE account = NEW.account AND region = NEW.region AND key_id = NEW.key_id;
+END;
+CREATE TRIGGER grants_uncounted AFTER DELETE ON grants BEGIN
+    UPDATE grant_counts SET n = n - 1
+        WHERE account = OLD.account AND region = OLD.region AND key_id = OLD.key_id;
+END;
+";
+
 /// Brings the database to [`VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -130,7 +153,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < 3 {
         tx.execute_batch(SCHEMA_V3)?;
     }
-    tx.execute_batch(SCHEMA_V4_ADDS)?;
+    if version < 4 {
+        tx.execute_batch(SCHEMA_V4_ADDS)?;
+    }
+    tx.execute_batch(SCHEMA_V5_ADDS)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
