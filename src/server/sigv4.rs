@@ -138,10 +138,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // INVARIANT: HMAC accepts keys of any length.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
@@ -160,23 +156,113 @@ pub fn signing_key(secret: &[u8], date: &str, region: &str, service: &str) -> Ve
     hmac(&k, b"aws4_request")
 }
 
-/// Collapses runs of spaces and trims, as SigV4 canonicalizes header values.
-fn canonical_value(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Lowercase hex of 32 bytes, on the stack.
+fn hex32(bytes: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    // INVARIANT: 32 bytes fill exactly 64 hex digits.
+    let _ = hex::encode_to_slice(bytes, &mut out);
+    out
 }
 
-fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
-        .collect();
-    pairs.sort_unstable();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+/// SHA-256 of the canonical request, hashed as it is written — method,
+/// path, sorted query, the signed headers with their values' whitespace
+/// collapsed, the signed header list, the body's hash — with no
+/// intermediate strings; as lowercase hex.
+fn canonical_request_hash(
+    req: &SignedRequest<'_>,
+    signed_headers: &[&str],
+    body_hash: &[u8; 64],
+) -> Result<[u8; 64], SigError> {
+    let mut h = Sha256::new();
+    h.update(req.method);
+    h.update(b"\n");
+    h.update(if req.path.is_empty() { "/" } else { req.path });
+    h.update(b"\n");
+    if !req.query.is_empty() {
+        let mut pairs: Vec<(&str, &str)> = req
+            .query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .collect();
+        pairs.sort_unstable();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                h.update(b"&");
+            }
+            h.update(k);
+            h.update(b"=");
+            h.update(v);
+        }
+    }
+    h.update(b"\n");
+    for name in signed_headers {
+        h.update(name);
+        h.update(b":");
+        let mut values = req
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .peekable();
+        if values.peek().is_none() {
+            return Err(SigError::Malformed(format!(
+                "signed header `{name}` is missing"
+            )));
+        }
+        for (i, (_, v)) in values.enumerate() {
+            if i > 0 {
+                h.update(b",");
+            }
+            // Runs of spaces collapse to one, and the value is trimmed.
+            for (j, word) in v.split_whitespace().enumerate() {
+                if j > 0 {
+                    h.update(b" ");
+                }
+                h.update(word);
+            }
+        }
+        h.update(b"\n");
+    }
+    h.update(b"\n");
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            h.update(b";");
+        }
+        h.update(name);
+    }
+    h.update(b"\n");
+    h.update(body_hash);
+    Ok(hex32(&h.finalize()))
+}
+
+/// The signature: HMAC-SHA256 under the signing key of the string to
+/// sign, fed to the MAC piece by piece; as lowercase hex.
+fn signature(
+    key: &[u8],
+    amz_date: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+    canonical_hash: &[u8; 64],
+) -> [u8; 64] {
+    // INVARIANT: HMAC accepts keys of any length.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    for part in [
+        "AWS4-HMAC-SHA256\n".as_bytes(),
+        amz_date.as_bytes(),
+        b"\n",
+        date.as_bytes(),
+        b"/",
+        region.as_bytes(),
+        b"/",
+        service.as_bytes(),
+        b"/aws4_request\n",
+        canonical_hash,
+    ] {
+        mac.update(part);
+    }
+    hex32(&mac.finalize().into_bytes())
 }
 
 struct Authorization<'a> {
@@ -208,8 +294,23 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigError> {
         .ok_or_else(|| malformed("Authorization header requires 'SignedHeaders' parameter."))?;
     let signature = signature
         .ok_or_else(|| malformed("Authorization header requires 'Signature' parameter."))?;
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [access_key_id, date, region, service, "aws4_request"] = parts.as_slice() else {
+    let mut parts = credential.split('/');
+    let (
+        Some(access_key_id),
+        Some(date),
+        Some(region),
+        Some(service),
+        Some("aws4_request"),
+        None,
+    ) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    )
+    else {
         return Err(malformed(
             "Credential must be ACCESS_KEY/DATE/REGION/SERVICE/aws4_request",
         ));
@@ -232,7 +333,7 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigError> {
 /// printed.
 #[derive(Default)]
 pub struct SigningKeys {
-    keys: std::sync::Mutex<std::collections::HashMap<(String, String, String, String), CachedKey>>,
+    keys: std::sync::Mutex<std::collections::HashMap<String, CachedKey>>,
 }
 
 struct CachedKey {
@@ -245,17 +346,13 @@ struct CachedKey {
 const MAX_SIGNING_KEYS: usize = 4096;
 
 impl SigningKeys {
-    fn get(
-        &self,
-        scope: &(String, String, String, String),
-        secret: &[u8],
-    ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    fn get(&self, scope: &str, secret: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         let c = keys.get(scope)?;
         bool::from(c.secret.as_slice().ct_eq(secret)).then(|| c.key.clone())
     }
 
-    fn put(&self, scope: (String, String, String, String), secret: &[u8], key: &[u8]) {
+    fn put(&self, scope: String, secret: &[u8], key: &[u8]) {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if keys.len() >= MAX_SIGNING_KEYS {
             keys.clear();
@@ -277,6 +374,21 @@ impl SigningKeys {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// What a signing key is cached under: access key, date, Region and
+/// service (none of which holds a NUL).
+fn scope_key(access_key_id: &str, date: &str, region: &str, service: &str) -> String {
+    let mut k = String::with_capacity(
+        access_key_id.len() + date.len() + region.len() + service.len() + 3,
+    );
+    for (i, part) in [access_key_id, date, region, service].iter().enumerate() {
+        if i > 0 {
+            k.push('\0');
+        }
+        k.push_str(part);
+    }
+    k
 }
 
 /// Verifies a request's SigV4 signature. `secret_for` looks up the secret
@@ -334,53 +446,22 @@ fn verify_with(
     if let Some(name) = unsigned_header(req.headers, &a.signed_headers) {
         return Err(SigError::Unsigned(name));
     }
-    let mut canonical_headers = String::new();
-    for name in &a.signed_headers {
-        let values: Vec<String> = req
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| canonical_value(v))
-            .collect();
-        if values.is_empty() {
-            return Err(SigError::Malformed(format!(
-                "signed header `{name}` is missing"
-            )));
-        }
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
-    }
-    let body_hash = sha256_hex(req.body);
-    if header(req.headers, "x-amz-content-sha256").is_some_and(|claimed| claimed != body_hash) {
+    let body_hash = hex32(&Sha256::digest(req.body));
+    if header(req.headers, "x-amz-content-sha256")
+        .is_some_and(|claimed| claimed.as_bytes() != body_hash.as_slice())
+    {
         return Err(SigError::BadSignature);
     }
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method,
-        if req.path.is_empty() { "/" } else { req.path },
-        canonical_query(req.query),
-        canonical_headers,
-        a.signed_headers.join(";"),
-        body_hash
-    );
-    let scope = format!("{}/{}/{}/aws4_request", a.date, a.region, a.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    );
-    let scope_key = (
-        a.access_key_id.to_owned(),
-        a.date.to_owned(),
-        a.region.to_owned(),
-        a.service.to_owned(),
-    );
+    let canonical_hash = canonical_request_hash(req, &a.signed_headers, &body_hash)?;
+    let scope_key = scope_key(a.access_key_id, a.date, a.region, a.service);
     let cached = cache.and_then(|c| c.get(&scope_key, &secret));
     let fresh = cached.is_none();
     let key = match cached {
         Some(k) => k,
         None => zeroize::Zeroizing::new(signing_key(&secret, a.date, a.region, a.service)),
     };
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    if expected.as_bytes().ct_eq(a.signature.as_bytes()).into() {
+    let expected = signature(&key, amz_date, a.date, a.region, a.service, &canonical_hash);
+    if expected.as_slice().ct_eq(a.signature.as_bytes()).into() {
         if let (Some(c), true) = (cache, fresh) {
             c.put(scope_key, &secret, &key);
         }
@@ -415,31 +496,24 @@ pub fn authorization(
         .collect();
     names.sort_unstable();
     names.dedup();
+    let signed: Vec<&str> = names.iter().map(String::as_str).collect();
     let amz_date = header(headers, "x-amz-date").unwrap_or("");
     let date = amz_date.get(..8).unwrap_or("");
-    let mut canonical_headers = String::new();
-    for name in &names {
-        let values: Vec<String> = headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| canonical_value(v))
-            .collect();
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
-    }
-    let canonical_request = format!(
-        "{method}\n{path}\n\n{canonical_headers}\n{}\n{}",
-        names.join(";"),
-        sha256_hex(body)
-    );
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    );
+    let req = SignedRequest {
+        method,
+        path,
+        query: "",
+        headers,
+        body,
+    };
+    let body_hash = hex32(&Sha256::digest(body));
+    // Every header given is signed, so none is missing.
+    let canonical_hash = canonical_request_hash(&req, &signed, &body_hash).unwrap_or([b'0'; 64]);
     let key = signing_key(secret, date, region, service);
+    let sig = signature(&key, amz_date, date, region, service, &canonical_hash);
     format!(
-        "AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, SignedHeaders={}, Signature={}",
-        names.join(";"),
-        hex::encode(hmac(&key, string_to_sign.as_bytes()))
+        "AWS4-HMAC-SHA256 Credential={access_key_id}/{date}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={}",
+        signed.join(";"),
+        String::from_utf8_lossy(&sig)
     )
 }
