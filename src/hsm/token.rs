@@ -186,8 +186,11 @@ impl Token {
             sessions: Mutex::new(Vec::new()),
         };
         // Log in now, so a wrong PIN is reported when the token is opened.
-        let session = token.new_session()?;
+        let session = token.new_session().inspect_err(|e| {
+            tracing::warn!(token = %token.label, error = %e, "PKCS#11 login failed");
+        })?;
         token.give_back(session);
+        tracing::info!(token = %token.label, module = %path.display(), "PKCS#11 token opened");
         Ok(token)
     }
 
@@ -238,7 +241,10 @@ impl Token {
                     self.give_back(session);
                     return Ok(v);
                 }
-                Err(e) if attempt == 0 && session_lost(&e) => drop(session),
+                Err(e) if attempt == 0 && session_lost(&e) => {
+                    tracing::warn!(token = %self.label, op, error = %reason(&e), "PKCS#11 session lost; opening a new one");
+                    drop(session);
+                }
                 Err(e) => {
                     if !session_lost(&e) {
                         self.give_back(session);

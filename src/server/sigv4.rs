@@ -295,22 +295,14 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigError> {
     let signature = signature
         .ok_or_else(|| malformed("Authorization header requires 'Signature' parameter."))?;
     let mut parts = credential.split('/');
-    let (
-        Some(access_key_id),
-        Some(date),
-        Some(region),
-        Some(service),
-        Some("aws4_request"),
-        None,
-    ) = (
+    let (Some(access_key_id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
         parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
-    )
-    else {
+    ) else {
         return Err(malformed(
             "Credential must be ACCESS_KEY/DATE/REGION/SERVICE/aws4_request",
         ));
@@ -379,9 +371,8 @@ impl SigningKeys {
 /// What a signing key is cached under: access key, date, Region and
 /// service (none of which holds a NUL).
 fn scope_key(access_key_id: &str, date: &str, region: &str, service: &str) -> String {
-    let mut k = String::with_capacity(
-        access_key_id.len() + date.len() + region.len() + service.len() + 3,
-    );
+    let mut k =
+        String::with_capacity(access_key_id.len() + date.len() + region.len() + service.len() + 3);
     for (i, part) in [access_key_id, date, region, service].iter().enumerate() {
         if i > 0 {
             k.push('\0');

@@ -422,18 +422,27 @@ impl KeyService {
         version: u32,
     ) -> Result<KeyMaterial, KmsError> {
         let conn = self.key_store_connection(key)?;
-        let label = self
-            .store
-            .version(key, version)?
-            .and_then(|v| v.sealed)
-            .and_then(|l| String::from_utf8(l).ok())
-            .ok_or_else(|| {
-                KmsError::new(
-                    ErrorKind::InvalidCiphertext,
-                    "the ciphertext refers to a key version that does not exist",
-                )
-            })?;
-        let handle = conn.handle(&label).map_err(|e| {
+        let missing = || {
+            KmsError::new(
+                ErrorKind::InvalidCiphertext,
+                "the ciphertext refers to a key version that does not exist",
+            )
+        };
+        let label = match self.cache.sealed(key, version) {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(
+                    self.store
+                        .version(key, version)?
+                        .and_then(|v| v.sealed)
+                        .ok_or_else(missing)?,
+                );
+                self.cache.put_sealed(key, version, l.clone());
+                l
+            }
+        };
+        let label = std::str::from_utf8(&label).map_err(|_| missing())?;
+        let handle = conn.handle(label).map_err(|e| {
             KmsError::new(
                 ErrorKind::KmsInvalidState,
                 format!("{} is unavailable: {e}", key.arn),

@@ -114,12 +114,11 @@ pub(super) struct Clusters {
 
 /// A store's identity across accounts and Regions.
 fn store_key(c: &CustomKeyStoreRecord) -> String {
-    format!(
-        "{}\0{}\0{}",
-        c.scope.account.0,
-        c.scope.region.as_str(),
-        c.id
-    )
+    scoped_key(&c.scope, &c.id)
+}
+
+fn scoped_key(scope: &crate::scope::Scope, id: &str) -> String {
+    format!("{}\0{}\0{}", scope.account.0, scope.region.as_str(), id)
 }
 
 impl Clusters {
@@ -194,6 +193,21 @@ impl Clusters {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
+    }
+
+    /// The open connection of store `id` in `scope`, if it is connected in
+    /// this process (a connection is dropped when its store is
+    /// disconnected, so an open one is a connected store's).
+    pub(super) fn open_connection(
+        &self,
+        scope: &crate::scope::Scope,
+        id: &str,
+    ) -> Option<Arc<Connection>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&scoped_key(scope, id))
+            .cloned()
     }
 
     /// The store's open connection; a store that should be connected and is

@@ -27,6 +27,10 @@ impl KeyService {
             )
         };
         let cks_id = key.custom_key_store_id.as_deref().ok_or_else(unavailable)?;
+        // The common case: connected in this process, no store read.
+        if let Some(conn) = self.clusters.open_connection(&key.scope, cks_id) {
+            return Ok(conn);
+        }
         let c = self
             .store
             .custom_key_store(&key.scope, cks_id)?
