@@ -250,6 +250,32 @@ impl KeyService {
         }
     }
 
+    /// Authorizes `action` (IAM policies alone, as AWS) and finds the
+    /// caller's custom key store `cks_id`.
+    fn caller_store(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        action: &str,
+        cks_id: &str,
+    ) -> Result<CustomKeyStoreRecord, KmsError> {
+        self.authorize_account(call, id, action, Facts::default())?;
+        self.custom_key_store(&self.store_scope(id)?, cks_id)
+    }
+
+    /// Writes a changed custom key store, recorded with the call.
+    fn save_store(
+        &self,
+        call: &mut Call<'_>,
+        id: &Identity,
+        c: &CustomKeyStoreRecord,
+    ) -> Result<Empty, KmsError> {
+        self.store
+            .update_custom_key_store(c, &mut self.journal(call, id))?
+            .map_err(|conflict| Self::conflict(c, conflict))?;
+        Ok(Empty {})
+    }
+
     pub(super) fn create_custom_key_store(
         &self,
         call: &mut Call<'_>,
@@ -365,9 +391,12 @@ impl KeyService {
         id: &Identity,
         input: CustomKeyStoreIdRequest,
     ) -> Result<Empty, KmsError> {
-        self.authorize_account(call, id, "ConnectCustomKeyStore", Facts::default())?;
-        let scope = self.store_scope(id)?;
-        let mut c = self.custom_key_store(&scope, &input.custom_key_store_id)?;
+        let mut c = self.caller_store(
+            call,
+            id,
+            "ConnectCustomKeyStore",
+            &input.custom_key_store_id,
+        )?;
         match c.state.as_str() {
             "FAILED" => {
                 return Err(invalid_state(format!(
@@ -401,10 +430,7 @@ impl KeyService {
                 c.error_code = Some(code.to_owned());
             }
         }
-        self.store
-            .update_custom_key_store(&c, &mut self.journal(call, id))?
-            .map_err(|conflict| Self::conflict(&c, conflict))?;
-        Ok(Empty {})
+        self.save_store(call, id, &c)
     }
 
     pub(super) fn disconnect_custom_key_store(
@@ -413,9 +439,12 @@ impl KeyService {
         id: &Identity,
         input: CustomKeyStoreIdRequest,
     ) -> Result<Empty, KmsError> {
-        self.authorize_account(call, id, "DisconnectCustomKeyStore", Facts::default())?;
-        let scope = self.store_scope(id)?;
-        let mut c = self.custom_key_store(&scope, &input.custom_key_store_id)?;
+        let mut c = self.caller_store(
+            call,
+            id,
+            "DisconnectCustomKeyStore",
+            &input.custom_key_store_id,
+        )?;
         if c.state == "DISCONNECTED" {
             return Err(invalid_state(format!(
                 "Custom key store {} is already disconnected.",
@@ -437,12 +466,11 @@ impl KeyService {
         id: &Identity,
         input: UpdateCustomKeyStoreRequest,
     ) -> Result<Empty, KmsError> {
-        self.authorize_account(call, id, "UpdateCustomKeyStore", Facts::default())?;
+        let mut c =
+            self.caller_store(call, id, "UpdateCustomKeyStore", &input.custom_key_store_id)?;
         if names_xks(call.input) {
             return Err(no_external_key_stores());
         }
-        let scope = self.store_scope(id)?;
-        let mut c = self.custom_key_store(&scope, &input.custom_key_store_id)?;
         let deep = input.key_store_password.is_some() || input.cloud_hsm_cluster_id.is_some();
         match c.state.as_str() {
             "DISCONNECTED" => {}
@@ -490,10 +518,7 @@ impl KeyService {
         if let Some(name) = input.new_custom_key_store_name {
             c.name = name;
         }
-        self.store
-            .update_custom_key_store(&c, &mut self.journal(call, id))?
-            .map_err(|conflict| Self::conflict(&c, conflict))?;
-        Ok(Empty {})
+        self.save_store(call, id, &c)
     }
 
     pub(super) fn delete_custom_key_store(
@@ -502,9 +527,7 @@ impl KeyService {
         id: &Identity,
         input: CustomKeyStoreIdRequest,
     ) -> Result<Empty, KmsError> {
-        self.authorize_account(call, id, "DeleteCustomKeyStore", Facts::default())?;
-        let scope = self.store_scope(id)?;
-        let c = self.custom_key_store(&scope, &input.custom_key_store_id)?;
+        let c = self.caller_store(call, id, "DeleteCustomKeyStore", &input.custom_key_store_id)?;
         if c.state != "DISCONNECTED" {
             return Err(invalid_state(format!(
                 "Custom key store {} is in state {}: disconnect it before deleting it.",
@@ -520,12 +543,12 @@ impl KeyService {
                 ),
             )
         };
-        if self.store.keys_in_custom_key_store(&scope, &c.id)? > 0 {
+        if self.store.keys_in_custom_key_store(&c.scope, &c.id)? > 0 {
             return Err(has_keys());
         }
         if !self
             .store
-            .delete_custom_key_store(&scope, &c.id, &mut self.journal(call, id))?
+            .delete_custom_key_store(&c.scope, &c.id, &mut self.journal(call, id))?
         {
             return Err(has_keys());
         }
