@@ -71,6 +71,36 @@ fn ebs(c: &mut Criterion) {
     g.bench_function("explain_allow_via_ec2", |b| {
         b.iter(|| explain(black_box(&table), black_box(&allow)))
     });
+    // What the service does per request: from the authenticated caller
+    // (parsed once, when the identities were loaded), the operation name
+    // and the decoded input to the decision, as service/access.rs builds
+    // the request (the key's properties, the caller's context).
+    let caller =
+        Caller::parse("arn:aws:sts::111122223333:assumed-role/AppServer/i-0abc").expect("caller");
+    let now = time::OffsetDateTime::now_utc();
+    let ip: std::net::IpAddr = "10.1.2.3".parse().expect("ip");
+    g.bench_function("build_request_and_decide_allow_via_ec2", |b| {
+        b.iter(|| {
+            let action = Action::from_operation(black_box("Decrypt")).expect("action");
+            let req = Request::builder(caller.clone(), action)
+                .secure_transport(true)
+                .current_time(now)
+                .resource(KEY)
+                .source_ip(ip)
+                .context("kms:KeySpec", "SYMMETRIC_DEFAULT")
+                .context("kms:KeyUsage", "ENCRYPT_DECRYPT")
+                .context("kms:KeyOrigin", "AWS_KMS")
+                .context("kms:MultiRegion", "false")
+                .context("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+                .via_service("ec2.us-east-1.amazonaws.com")
+                .encryption_context(
+                    "aws:ec2:arn",
+                    "arn:aws:ec2:us-east-1:111122223333:volume/vol-1",
+                )
+                .build();
+            decide(black_box(&table), &req)
+        })
+    });
     g.finish();
 }
 

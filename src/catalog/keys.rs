@@ -152,7 +152,25 @@ fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize
     })
 }
 
+/// The non-family keys as the catalog spells them, to their index: a name
+/// spelled so is found without lowercasing it.
+fn spelled_keys() -> &'static std::collections::HashMap<&'static str, usize> {
+    static KEYS: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        CONDITION_KEYS
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !k.family)
+            .map(|(i, k)| (k.name, i))
+            .collect()
+    })
+}
+
 fn exact_key_index(name: &str) -> Option<usize> {
+    if let Some(i) = spelled_keys().get(name) {
+        return Some(*i);
+    }
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         exact_keys().get(&name.to_ascii_lowercase()).copied()
     } else {

@@ -267,7 +267,9 @@ pub struct RequestBuilder {
     resource: Option<String>,
     key_account: Option<AccountId>,
     encryption_context: BTreeMap<String, String>,
-    explicit: Vec<(String, ContextValue)>,
+    /// Keys set by name, resolved when set; a later one replaces an
+    /// earlier one of the same key.
+    explicit: Vec<(ContextKey, ContextValue)>,
     via_service: Option<String>,
     principal_tags: BTreeMap<String, String>,
 }
@@ -313,16 +315,33 @@ impl RequestBuilder {
 
     /// Sets `aws:CurrentTime` and `aws:EpochTime`.
     pub fn current_time(self, t: time::OffsetDateTime) -> Self {
-        let iso = t
-            .replace_nanosecond(0)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
+        // Requests arrive many per second: each thread formats a second
+        // once.
+        thread_local! {
+            static LAST: std::cell::RefCell<(i64, String, String)> =
+                const { std::cell::RefCell::new((i64::MIN, String::new(), String::new())) };
+        }
+        let secs = t.unix_timestamp();
+        let (iso, epoch) = LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if last.0 != secs || t.offset() != time::UtcOffset::UTC {
+                let iso = t
+                    .replace_nanosecond(0)
                     .ok()
-            })
-            .unwrap_or_default();
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default();
+                if t.offset() != time::UtcOffset::UTC {
+                    return (iso, secs.to_string());
+                }
+                *last = (secs, iso, secs.to_string());
+            }
+            (last.1.clone(), last.2.clone())
+        });
         self.context("aws:CurrentTime", iso)
-            .context("aws:EpochTime", t.unix_timestamp().to_string())
+            .context("aws:EpochTime", epoch)
     }
 
     /// Sets any single-valued condition key; it overrides a derived value.
@@ -338,7 +357,7 @@ impl RequestBuilder {
     }
 
     fn set(&mut self, key: &str, value: ContextValue) {
-        let key = key.to_ascii_lowercase();
+        let key = ContextKey::new(key);
         self.explicit.retain(|(k, _)| *k != key);
         self.explicit.push((key, value));
     }
@@ -358,9 +377,17 @@ impl RequestBuilder {
         let key_account = owner
             .or_else(|| key_account(&resource))
             .or_else(|| caller.account.clone());
-        let mut ctx: BTreeMap<String, ContextValue> = BTreeMap::new();
-        let mut put = |k: &str, v: ContextValue| {
-            ctx.insert(k.to_ascii_lowercase(), v);
+        // Derived keys go straight to their slot: known keys by index,
+        // the others (families) by lowercased name; explicit keys after
+        // them, so they override.
+        let mut known: Vec<Option<ContextValue>> = vec![None; CONDITION_KEYS.len()];
+        let mut named: Vec<(String, ContextValue)> = Vec::new();
+        let mut put = |k: &str, v: ContextValue| match ContextKey::new(k) {
+            ContextKey::Known(i) => known[i] = Some(v),
+            ContextKey::Named(name) => match named.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = v,
+                None => named.push((name, v)),
+            },
         };
         let one = |s: &str| ContextValue::One(s.to_owned());
         // The principal keys AWS documents for each kind of caller (IAM
@@ -408,16 +435,15 @@ impl RequestBuilder {
             );
         }
         for (k, v) in explicit {
-            ctx.insert(k, v);
-        }
-        let mut known = vec![None; CONDITION_KEYS.len()];
-        let mut named = Vec::new();
-        for (k, v) in ctx {
-            match ContextKey::new(&k) {
+            match k {
                 ContextKey::Known(i) => known[i] = Some(v),
-                ContextKey::Named(name) => named.push((name, v)),
+                ContextKey::Named(name) => match named.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = v,
+                    None => named.push((name, v)),
+                },
             }
         }
+        named.sort_by(|a, b| a.0.cmp(&b.0));
         Request {
             caller,
             action,
@@ -457,5 +483,43 @@ mod tests {
         assert!(Caller::parse("bob").is_err());
         assert!(Caller::parse("arn:aws:iam::11112222333:user/bob").is_err());
         assert!(Caller::parse("arn:aws:iam::111122223333:user/").is_err());
+    }
+
+    #[test]
+    fn explicit_keys_override_derived_ones_and_the_last_one_wins() {
+        let Ok(caller) = Caller::parse("arn:aws:iam::111122223333:user/bob") else {
+            return;
+        };
+        let Some(action) = Action::from_operation("Decrypt") else {
+            return;
+        };
+        let t = time::macros::datetime!(2026-12-02 10:00:00 UTC);
+        let r = Request::builder(caller, action)
+            .encryption_context("Tenant", "a")
+            .context("kms:EncryptionContext:Tenant", "b")
+            .context("aws:SecureTransport", "true")
+            .context("AWS:SECURETRANSPORT", "false")
+            .current_time(t)
+            .build();
+        let one = |k: &str| match r.get(k) {
+            Some(ContextValue::One(v)) => v.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(one("kms:encryptioncontext:tenant"), "b");
+        assert_eq!(one("aws:SecureTransport"), "false");
+        assert_eq!(one("aws:PrincipalArn"), "arn:aws:iam::111122223333:user/bob");
+        assert_eq!(one("aws:CurrentTime"), "2026-12-02T10:00:00Z");
+        assert_eq!(one("aws:EpochTime"), t.unix_timestamp().to_string());
+        // The formatted second is kept per thread; the next second and
+        // another offset are formatted anew.
+        let later = Request::builder(r.caller.clone(), action)
+            .current_time(t + time::Duration::seconds(1))
+            .build();
+        assert!(matches!(later.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T10:00:01Z"));
+        let offset = t.to_offset(time::macros::offset!(+2));
+        let shifted = Request::builder(r.caller.clone(), action)
+            .current_time(offset)
+            .build();
+        assert!(matches!(shifted.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T12:00:00+02:00"));
     }
 }
