@@ -507,7 +507,10 @@ mod tests {
         };
         assert_eq!(one("kms:encryptioncontext:tenant"), "b");
         assert_eq!(one("aws:SecureTransport"), "false");
-        assert_eq!(one("aws:PrincipalArn"), "arn:aws:iam::111122223333:user/bob");
+        assert_eq!(
+            one("aws:PrincipalArn"),
+            "arn:aws:iam::111122223333:user/bob"
+        );
         assert_eq!(one("aws:CurrentTime"), "2026-12-02T10:00:00Z");
         assert_eq!(one("aws:EpochTime"), t.unix_timestamp().to_string());
         // The formatted second is kept per thread; the next second and
@@ -515,11 +518,15 @@ mod tests {
         let later = Request::builder(r.caller.clone(), action)
             .current_time(t + time::Duration::seconds(1))
             .build();
-        assert!(matches!(later.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T10:00:01Z"));
+        assert!(
+            matches!(later.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T10:00:01Z")
+        );
         let offset = t.to_offset(time::macros::offset!(+2));
         let shifted = Request::builder(r.caller.clone(), action)
             .current_time(offset)
             .build();
-        assert!(matches!(shifted.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T12:00:00+02:00"));
+        assert!(
+            matches!(shifted.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T12:00:00+02:00")
+        );
     }
 }
