@@ -64,10 +64,8 @@ impl RootKey {
     /// PIN. With `create`, a key is generated in the token when it holds
     /// none under the URI's `object` label.
     pub fn in_token(uri: &Pkcs11Uri, create: bool) -> Result<(RootKey, bool), HsmError> {
-        let label = uri.object().map_err(|e| HsmError::NoKey {
-            token: uri.token().unwrap_or("?").to_owned(),
-            label: e.to_string(),
-        })?;
+        uri.token()?;
+        let label = uri.object()?;
         let token = Token::open(uri, crate::hsm::pin_for(uri)?)?;
         let (key, created) = match token.find_key(label)? {
             Some(k) => (k, false),

@@ -26,6 +26,8 @@ use crate::crypto::Secret;
 /// A token operation that failed, said as a user can act on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HsmError {
+    #[error("{0}")]
+    Uri(#[from] super::UriError),
     #[error("cannot load the PKCS#11 module {path}: {reason}")]
     Module { path: String, reason: String },
     #[error(
@@ -125,14 +127,8 @@ pub struct Token {
 impl Token {
     /// Finds the token the URI names and logs in with `pin`.
     pub fn open(uri: &Pkcs11Uri, pin: AuthPin) -> Result<Token, HsmError> {
-        let label = uri.token().map_err(|e| HsmError::NoToken {
-            label: e.to_string(),
-            module: String::new(),
-        })?;
-        let path = uri.module().map_err(|e| HsmError::Module {
-            path: String::new(),
-            reason: e.to_string(),
-        })?;
+        let label = uri.token()?;
+        let path = uri.module()?;
         let module = module(&path)?;
         let call = |op| {
             move |e: CkError| HsmError::Call {
