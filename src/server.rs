@@ -6,6 +6,7 @@ pub mod identities;
 mod listener;
 mod metrics;
 pub mod sigv4;
+mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::eval::Caller;
 use crate::scope::Region;
-use crate::service::{AuditSync, DataDir, ErrorKind, Identity, KeyService, KmsError, Refusal};
+use crate::service::{DataDir, ErrorKind, Identity, KeyService, KmsError, Refusal};
 use identities::Identities;
 pub use listener::Limits;
 use metrics::{Metrics, UNAUTHENTICATED};
@@ -49,7 +50,7 @@ pub struct Config {
     /// The PKCS#11 tokens custom key stores may use.
     pub clusters: Vec<crate::service::Cluster>,
     /// When a call's audit record must be on disk.
-    pub audit_sync: AuditSync,
+    pub audit_sync: crate::service::AuditSync,
 }
 
 /// Who a refused request came from, as far as the server got.
@@ -318,35 +319,15 @@ async fn kms(
             }
         }
     };
-    // A cryptographic or read call is short (cached tables and key
-    // material, one audit append): it runs on the worker, without a thread
-    // hand-off. A call that commits to the store (fsync), generates an
-    // asymmetric key or signs with RSA runs on the blocking pool, so it
-    // never holds up the requests on its worker; so does every call under
-    // audit group commit, which waits for its record's fsync.
-    let inline = runs_inline(op_label) && state.service.audit_sync() == AuditSync::Flush;
-    let (result, identity) = if inline {
-        let r = state.service.call(&identity, &operation, &input);
-        (r, identity)
-    } else {
-        let st = state.clone();
-        match tokio::task::spawn_blocking(move || {
-            let r = st.service.call(&identity, &operation, &input);
-            (r, identity)
-        })
-        .await
-        {
-            Ok(done) => done,
-            Err(e) => {
-                return state.reject(
-                    &edge,
-                    op_label,
-                    started,
-                    "KMSInternalException",
-                    &format!("the call did not complete: {e}"),
-                );
-            }
-        }
+    let Some((result, identity)) = workers::run_call(&state, identity, operation, input).await
+    else {
+        return state.reject(
+            &edge,
+            op_label,
+            started,
+            "KMSInternalException",
+            "the call did not complete",
+        );
     };
     let seconds = started.elapsed().as_secs_f64();
     if started.elapsed() > state.slow_request {
@@ -392,32 +373,6 @@ async fn kms(
 
 async fn healthz() -> &'static str {
     "ok\n"
-}
-
-/// Operations short enough to run on an async worker: symmetric
-/// cryptography and reads, no store commit.
-fn runs_inline(operation: &str) -> bool {
-    matches!(
-        operation,
-        "Encrypt"
-            | "Decrypt"
-            | "ReEncrypt"
-            | "GenerateDataKey"
-            | "GenerateDataKeyWithoutPlaintext"
-            | "GenerateRandom"
-            | "GenerateMac"
-            | "VerifyMac"
-            | "DescribeKey"
-            | "GetKeyPolicy"
-            | "GetKeyRotationStatus"
-            | "ListAliases"
-            | "ListGrants"
-            | "ListKeyPolicies"
-            | "ListKeyRotations"
-            | "ListKeys"
-            | "ListResourceTags"
-            | "ListRetirableGrants"
-    )
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

@@ -38,6 +38,7 @@ mod rsa;
 mod signing;
 mod specs;
 mod store_keys;
+mod tables;
 mod tags;
 mod trail;
 

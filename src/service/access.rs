@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use crate::catalog::Action;
-use crate::compile::{CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
+use crate::compile::{CompiledPolicy, DecisionTable, PolicyKind};
 use crate::crypto::KeyMaterial;
 use crate::eval::{self, ContextValue, Permit, Request};
 use crate::policy::{self, Source};
 use crate::scope::{KeyRef, KeyRefError, Scope};
-use crate::store::{GrantRecord, Journal, KeyRecord, KeyState};
+use crate::store::{Journal, KeyRecord, KeyState};
 
 use super::aliases::alias_not_found;
 use super::journal::ServiceChange;
@@ -247,46 +247,6 @@ impl KeyService {
             .unwrap_or(key))
     }
 
-    /// A grant the store committed joins the key's cached grants: O(log n)
-    /// in the key's grants, no rebuild.
-    pub(super) fn grant_added(&self, key: &KeyRecord, grant: &GrantRecord) {
-        match compile_grant(grant) {
-            Ok(added) => self.cache.change_tables(key, |t| {
-                let mut grants = (*t.grants).clone();
-                grants.append(&added);
-                KeyTables {
-                    policy: t.policy.clone(),
-                    grants: Arc::new(grants),
-                }
-            }),
-            // Stored grants compile; if one did not, the next request
-            // loads the key's grants from the store and reports it.
-            Err(_) => self.cache.drop_tables(key),
-        }
-    }
-
-    /// A grant the store deleted leaves the key's cached grants.
-    pub(super) fn grant_removed(&self, key: &KeyRecord, grant_id: &str) {
-        self.cache.change_tables(key, |t| {
-            let mut grants = (*t.grants).clone();
-            grants.remove(grant_id);
-            KeyTables {
-                policy: t.policy.clone(),
-                grants: Arc::new(grants),
-            }
-        });
-    }
-
-    pub(super) fn key_tables(&self, key: &KeyRecord) -> Result<Arc<KeyTables>, KmsError> {
-        if let Some(t) = self.cache.tables(key) {
-            return Ok(t);
-        }
-        let version = self.cache.tables_version();
-        let t = Arc::new(load_tables(&self.store, key)?);
-        self.cache.put_loaded_tables(key, t.clone(), version);
-        Ok(t)
-    }
-
     pub(super) fn request(
         &self,
         id: &Identity,
@@ -412,45 +372,6 @@ impl KeyService {
         KeyMaterial::open(permit, &self.root, &key.key_id, version, &sealed)
             .map_err(|e| KmsError::internal(format!("key material: {e}")))
     }
-
-    /// The key of a custom key store, in its token: the version's record
-    /// holds the key's label there.
-    fn material_in_token(
-        &self,
-        permit: &Permit,
-        key: &KeyRecord,
-        version: u32,
-    ) -> Result<KeyMaterial, KmsError> {
-        let conn = self.key_store_connection(key)?;
-        let missing = || {
-            KmsError::new(
-                ErrorKind::InvalidCiphertext,
-                "the ciphertext refers to a key version that does not exist",
-            )
-        };
-        let label = match self.cache.sealed(key, version) {
-            Some(l) => l,
-            None => {
-                let l = Arc::new(
-                    self.store
-                        .version(key, version)?
-                        .and_then(|v| v.sealed)
-                        .ok_or_else(missing)?,
-                );
-                self.cache.put_sealed(key, version, l.clone());
-                l
-            }
-        };
-        let label = std::str::from_utf8(&label).map_err(|_| missing())?;
-        let handle = conn.handle(label).map_err(|e| {
-            KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{} is unavailable: {e}", key.arn),
-            )
-        })?;
-        KeyMaterial::in_token(permit, conn.token.clone(), handle, &key.key_id, version)
-            .map_err(|e| KmsError::internal(format!("key material: {e}")))
-    }
 }
 
 /// The request the evaluator decides for a call by `id` on `key` at `now`
@@ -514,31 +435,6 @@ pub(super) fn build_request(
         };
     }
     b.build()
-}
-
-/// One stored grant, compiled.
-fn compile_grant(g: &GrantRecord) -> Result<GrantIndex, KmsError> {
-    let source = Source::new(format!("grant {}", g.grant_id), g.document.as_str());
-    let parsed = policy::parse_grants(&source)
-        .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))?;
-    GrantIndex::compile(&parsed, &source)
-        .map_err(|e| KmsError::internal(format!("stored grant {}: {e}", g.grant_id)))
-}
-
-/// A key's compiled policy and grants, from the store.
-pub(super) fn load_tables(
-    store: &crate::store::Store,
-    key: &KeyRecord,
-) -> Result<KeyTables, KmsError> {
-    let policy = compile_key_policy(&key.key_id, &key.policy)?;
-    let mut grants = GrantIndex::default();
-    for g in store.grants(key)? {
-        grants.append(&compile_grant(&g)?);
-    }
-    Ok(KeyTables {
-        policy: Arc::new(policy),
-        grants: Arc::new(grants),
-    })
 }
 
 /// The key policy of a call on no key (CreateKey, ListKeys, ...): none,

@@ -24,7 +24,8 @@ use crate::lint::{FileReport, Finding};
 use crate::policy::{Source, Span};
 use crate::store::{KeyRecord, Store};
 
-use super::access::{build_request, load_tables};
+use super::access::build_request;
+use super::tables::load_tables;
 use super::{DataDir, Facts, Identity, KmsError};
 
 /// What one principal can reach, and the plan to contain it.

@@ -178,7 +178,7 @@ impl KeyService {
         let multi_region = input.multi_region.unwrap_or(false);
         let in_store = (origin == Origin::AwsCloudHsm || input.custom_key_store_id.is_some())
             .then(|| {
-                in_custom_key_store(
+                super::store_keys::in_custom_key_store(
                     origin,
                     input.custom_key_store_id.as_deref(),
                     spec,
@@ -571,42 +571,6 @@ pub(super) fn no_custom_key_stores() -> KmsError {
         ErrorKind::UnsupportedOperation,
         "keyward has no external key stores (XKS); custom key stores are of type AWS_CLOUDHSM",
     )
-}
-
-/// The custom key store a CreateKey asks for, if the request is one a
-/// custom key store takes: origin AWS_CLOUDHSM with a store id, a
-/// single-Region symmetric encryption key.
-fn in_custom_key_store(
-    origin: Origin,
-    cks_id: Option<&str>,
-    spec: KeySpec,
-    multi_region: bool,
-) -> Result<&str, KmsError> {
-    let unsupported = |m: &str| KmsError::new(ErrorKind::UnsupportedOperation, m);
-    let cks_id = match (origin, cks_id) {
-        (Origin::AwsCloudHsm, Some(id)) => id,
-        (Origin::AwsCloudHsm, None) => {
-            return Err(unsupported(
-                "Origin AWS_CLOUDHSM requires a CustomKeyStoreId.",
-            ));
-        }
-        (_, _) => {
-            return Err(unsupported(
-                "A CustomKeyStoreId requires Origin AWS_CLOUDHSM.",
-            ));
-        }
-    };
-    if spec != KeySpec::SymmetricDefault {
-        return Err(unsupported(
-            "A custom key store holds only SYMMETRIC_DEFAULT keys with KeyUsage ENCRYPT_DECRYPT.",
-        ));
-    }
-    if multi_region {
-        return Err(unsupported(
-            "A multi-Region key cannot be created in a custom key store.",
-        ));
-    }
-    Ok(cks_id)
 }
 
 pub(super) fn default_policy(account: &str) -> String {

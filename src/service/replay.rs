@@ -18,7 +18,8 @@ use crate::eval::{self, Explanation};
 use crate::scope::{KeyRef, Region};
 use crate::store::Store;
 
-use super::access::{build_request, load_tables};
+use super::access::build_request;
+use super::tables::load_tables;
 use super::{DataDir, Facts, Identity, KmsError};
 
 /// Today's decision on the call `record` describes, by `id` (its caller, as

@@ -4,15 +4,56 @@
 
 use std::sync::Arc;
 
-use crate::crypto::Secret;
+use crate::crypto::{KeyMaterial, Secret};
+use crate::eval::Permit;
 use crate::scope::Scope;
 use crate::store::KeyRecord;
 
+use super::api::enums::{KeySpec, Origin};
 use super::clusters::Connection;
 use super::custom_key_stores::{invalid_state, token_label};
 use super::{ErrorKind, Identity, KeyService, KmsError};
 
 impl KeyService {
+    /// The key of a custom key store, in its token: the version's record
+    /// holds the key's label there.
+    pub(super) fn material_in_token(
+        &self,
+        permit: &Permit,
+        key: &KeyRecord,
+        version: u32,
+    ) -> Result<KeyMaterial, KmsError> {
+        let conn = self.key_store_connection(key)?;
+        let missing = || {
+            KmsError::new(
+                ErrorKind::InvalidCiphertext,
+                "the ciphertext refers to a key version that does not exist",
+            )
+        };
+        let label = match self.cache.sealed(key, version) {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(
+                    self.store
+                        .version(key, version)?
+                        .and_then(|v| v.sealed)
+                        .ok_or_else(missing)?,
+                );
+                self.cache.put_sealed(key, version, l.clone());
+                l
+            }
+        };
+        let label = std::str::from_utf8(&label).map_err(|_| missing())?;
+        let handle = conn.handle(label).map_err(|e| {
+            KmsError::new(
+                ErrorKind::KmsInvalidState,
+                format!("{} is unavailable: {e}", key.arn),
+            )
+        })?;
+        KeyMaterial::in_token(permit, conn.token.clone(), handle, &key.key_id, version)
+            .map_err(|e| KmsError::internal(format!("key material: {e}")))
+    }
+
     /// The open token of the custom key store holding `key`, or the
     /// refusal of a key whose store is not connected: `<arn> is
     /// unavailable.`
@@ -99,4 +140,40 @@ impl KeyService {
     pub(super) fn is_unavailable(&self, key: &KeyRecord) -> bool {
         key.custom_key_store_id.is_some() && self.key_store_connection(key).is_err()
     }
+}
+
+/// The custom key store a CreateKey asks for, if the request is one a
+/// custom key store takes: origin AWS_CLOUDHSM with a store id, a
+/// single-Region symmetric encryption key.
+pub(super) fn in_custom_key_store(
+    origin: Origin,
+    cks_id: Option<&str>,
+    spec: KeySpec,
+    multi_region: bool,
+) -> Result<&str, KmsError> {
+    let unsupported = |m: &str| KmsError::new(ErrorKind::UnsupportedOperation, m);
+    let cks_id = match (origin, cks_id) {
+        (Origin::AwsCloudHsm, Some(id)) => id,
+        (Origin::AwsCloudHsm, None) => {
+            return Err(unsupported(
+                "Origin AWS_CLOUDHSM requires a CustomKeyStoreId.",
+            ));
+        }
+        (_, _) => {
+            return Err(unsupported(
+                "A CustomKeyStoreId requires Origin AWS_CLOUDHSM.",
+            ));
+        }
+    };
+    if spec != KeySpec::SymmetricDefault {
+        return Err(unsupported(
+            "A custom key store holds only SYMMETRIC_DEFAULT keys with KeyUsage ENCRYPT_DECRYPT.",
+        ));
+    }
+    if multi_region {
+        return Err(unsupported(
+            "A multi-Region key cannot be created in a custom key store.",
+        ));
+    }
+    Ok(cks_id)
 }
