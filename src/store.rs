@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use audit::Journal;
 use audit::{commit, commit_if};
-pub use custom_key_stores::{CustomKeyStoreConflict, CustomKeyStoreRecord};
+pub use custom_key_stores::{CustomKeyStoreConflict, CustomKeyStoreRecord, StoreState};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{alias_from_row, grant_from_row};
 pub use settings::{ROOT_KEY, Sealed, password_purpose};

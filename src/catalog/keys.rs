@@ -138,7 +138,9 @@ pub static CONDITION_KEYS: &[ConditionKeyInfo] = &[
     key("kms:WrappingKeySpec", String),
 ];
 
-/// Lowercased names of the non-family keys, to their index.
+/// The non-family keys' names, lowercased and as the catalog spells them,
+/// to their index: a name spelled either way is found without lowercasing
+/// it.
 fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize> {
     static KEYS: std::sync::OnceLock<std::collections::HashMap<std::string::String, usize>> =
         std::sync::OnceLock::new();
@@ -147,34 +149,19 @@ fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize
             .iter()
             .enumerate()
             .filter(|(_, k)| !k.family)
-            .map(|(i, k)| (k.name.to_ascii_lowercase(), i))
-            .collect()
-    })
-}
-
-/// The non-family keys as the catalog spells them, to their index: a name
-/// spelled so is found without lowercasing it.
-fn spelled_keys() -> &'static std::collections::HashMap<&'static str, usize> {
-    static KEYS: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
-        std::sync::OnceLock::new();
-    KEYS.get_or_init(|| {
-        CONDITION_KEYS
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| !k.family)
-            .map(|(i, k)| (k.name, i))
+            .flat_map(|(i, k)| [(k.name.to_ascii_lowercase(), i), (k.name.to_owned(), i)])
             .collect()
     })
 }
 
 fn exact_key_index(name: &str) -> Option<usize> {
-    if let Some(i) = spelled_keys().get(name) {
+    if let Some(i) = exact_keys().get(name) {
         return Some(*i);
     }
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         exact_keys().get(&name.to_ascii_lowercase()).copied()
     } else {
-        exact_keys().get(name).copied()
+        None
     }
 }
 

@@ -63,13 +63,6 @@ pub enum HsmError {
     },
 }
 
-impl HsmError {
-    /// A wrong or locked PIN.
-    pub fn is_credentials(&self) -> bool {
-        matches!(self, HsmError::Login { .. } | HsmError::NoPin(_))
-    }
-}
-
 /// Loaded and initialized modules, by path: a module is initialized once
 /// per process.
 fn module(path: &Path) -> Result<Pkcs11, HsmError> {

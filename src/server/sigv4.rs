@@ -164,6 +164,16 @@ fn hex32(bytes: &[u8]) -> [u8; 64] {
     out
 }
 
+/// Feeds `parts` to the hash with `sep` between them.
+fn update_joined<'a>(h: &mut Sha256, sep: &[u8], parts: impl Iterator<Item = &'a str>) {
+    for (i, part) in parts.enumerate() {
+        if i > 0 {
+            h.update(sep);
+        }
+        h.update(part);
+    }
+}
+
 /// SHA-256 of the canonical request, hashed as it is written — method,
 /// path, sorted query, the signed headers with their values' whitespace
 /// collapsed, the signed header list, the body's hash — with no
@@ -190,9 +200,7 @@ fn canonical_request_hash(
             if i > 0 {
                 h.update(b"&");
             }
-            h.update(k);
-            h.update(b"=");
-            h.update(v);
+            update_joined(&mut h, b"=", [*k, *v].into_iter());
         }
     }
     h.update(b"\n");
@@ -214,22 +222,12 @@ fn canonical_request_hash(
                 h.update(b",");
             }
             // Runs of spaces collapse to one, and the value is trimmed.
-            for (j, word) in v.split_whitespace().enumerate() {
-                if j > 0 {
-                    h.update(b" ");
-                }
-                h.update(word);
-            }
+            update_joined(&mut h, b" ", v.split_whitespace());
         }
         h.update(b"\n");
     }
     h.update(b"\n");
-    for (i, name) in signed_headers.iter().enumerate() {
-        if i > 0 {
-            h.update(b";");
-        }
-        h.update(name);
-    }
+    update_joined(&mut h, b";", signed_headers.iter().copied());
     h.update(b"\n");
     h.update(body_hash);
     Ok(hex32(&h.finalize()))

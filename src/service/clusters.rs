@@ -17,7 +17,7 @@ use cryptoki::types::AuthPin;
 
 use crate::crypto::RootKey;
 use crate::hsm::{HsmError, Pkcs11Uri, Token};
-use crate::store::{CustomKeyStoreRecord, password_purpose};
+use crate::store::{CustomKeyStoreRecord, StoreState, password_purpose};
 
 /// How long a failed reconnection waits before the next attempt.
 const RETRY: Duration = Duration::from_secs(5);
@@ -217,7 +217,7 @@ impl Clusters {
         root: &RootKey,
         c: &CustomKeyStoreRecord,
     ) -> Result<Arc<Connection>, &'static str> {
-        if c.state != "CONNECTED" {
+        if c.state != StoreState::Connected {
             return Err("DISCONNECTED");
         }
         let key = store_key(c);
@@ -249,13 +249,13 @@ impl Clusters {
         root: &RootKey,
         c: &CustomKeyStoreRecord,
     ) -> (&'static str, Option<String>) {
-        match c.state.as_str() {
-            "CONNECTED" => match self.connection(root, c) {
-                Ok(_) => ("CONNECTED", None),
-                Err(code) => ("FAILED", Some(code.to_owned())),
+        match c.state {
+            StoreState::Connected => match self.connection(root, c) {
+                Ok(_) => (StoreState::Connected.as_str(), None),
+                Err(code) => (StoreState::Failed.as_str(), Some(code.to_owned())),
             },
-            "FAILED" => ("FAILED", c.error_code.clone()),
-            _ => ("DISCONNECTED", None),
+            StoreState::Failed => (StoreState::Failed.as_str(), c.error_code.clone()),
+            StoreState::Disconnected => (StoreState::Disconnected.as_str(), None),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::crypto::Secret;
 use crate::scope::Scope;
-use crate::store::{CustomKeyStoreConflict, CustomKeyStoreRecord, password_purpose};
+use crate::store::{CustomKeyStoreConflict, CustomKeyStoreRecord, StoreState, password_purpose};
 
 use super::api::enums::CustomKeyStoreType;
 use super::api::{CUSTOM_KEY_STORE_ID, LIMIT, MARKER, Rule, request};
@@ -317,7 +317,7 @@ impl KeyService {
             cluster_id,
             trust_anchor: anchor,
             password: Vec::new(),
-            state: "DISCONNECTED".into(),
+            state: StoreState::Disconnected,
             error_code: None,
             created: self.now(),
         };
@@ -397,8 +397,8 @@ impl KeyService {
             "ConnectCustomKeyStore",
             &input.custom_key_store_id,
         )?;
-        match c.state.as_str() {
-            "FAILED" => {
+        match c.state {
+            StoreState::Failed => {
                 return Err(invalid_state(format!(
                     "Custom key store {} is in state FAILED: disconnect it before connecting it again.",
                     c.id
@@ -406,8 +406,8 @@ impl KeyService {
             }
             // Connecting a connected store is allowed and changes nothing
             // (a lost token is reconnected on its next use).
-            "CONNECTED" => return Ok(Empty {}),
-            _ => {}
+            StoreState::Connected => return Ok(Empty {}),
+            StoreState::Disconnected => {}
         }
         if self.clusters.cluster(&c.cluster_id).is_none() {
             return Err(KmsError::new(
@@ -422,11 +422,11 @@ impl KeyService {
         // state (FAILED and a ConnectionErrorCode), not by this call.
         match self.clusters.connect(&self.root, &c) {
             Ok(_) => {
-                c.state = "CONNECTED".into();
+                c.state = StoreState::Connected;
                 c.error_code = None;
             }
             Err(code) => {
-                c.state = "FAILED".into();
+                c.state = StoreState::Failed;
                 c.error_code = Some(code.to_owned());
             }
         }
@@ -445,13 +445,13 @@ impl KeyService {
             "DisconnectCustomKeyStore",
             &input.custom_key_store_id,
         )?;
-        if c.state == "DISCONNECTED" {
+        if c.state == StoreState::Disconnected {
             return Err(invalid_state(format!(
                 "Custom key store {} is already disconnected.",
                 c.id
             )));
         }
-        c.state = "DISCONNECTED".into();
+        c.state = StoreState::Disconnected;
         c.error_code = None;
         self.store
             .update_custom_key_store(&c, &mut self.journal(call, id))?
@@ -472,10 +472,11 @@ impl KeyService {
             return Err(no_external_key_stores());
         }
         let deep = input.key_store_password.is_some() || input.cloud_hsm_cluster_id.is_some();
-        match c.state.as_str() {
-            "DISCONNECTED" => {}
-            "CONNECTED" if !deep => {}
+        match c.state {
+            StoreState::Disconnected => {}
+            StoreState::Connected if !deep => {}
             state => {
+                let state = state.as_str();
                 return Err(invalid_state(format!(
                     "Custom key store {} is in state {state}: {}",
                     c.id,
@@ -528,10 +529,11 @@ impl KeyService {
         input: CustomKeyStoreIdRequest,
     ) -> Result<Empty, KmsError> {
         let c = self.caller_store(call, id, "DeleteCustomKeyStore", &input.custom_key_store_id)?;
-        if c.state != "DISCONNECTED" {
+        if c.state != StoreState::Disconnected {
             return Err(invalid_state(format!(
                 "Custom key store {} is in state {}: disconnect it before deleting it.",
-                c.id, c.state
+                c.id,
+                c.state.as_str()
             )));
         }
         let has_keys = || {

@@ -18,12 +18,42 @@ pub struct CustomKeyStoreRecord {
     pub cluster_id: String,
     pub trust_anchor: String,
     pub password: Vec<u8>,
-    /// `CONNECTED`, `DISCONNECTED` or `FAILED`: the state asked for (and
-    /// what happened when it was last attempted).
-    pub state: String,
+    /// The state asked for, and what happened when it was last attempted.
+    pub state: StoreState,
     /// Why the last connection failed (`ConnectionErrorCode`).
     pub error_code: Option<String>,
     pub created: i64,
+}
+
+/// A custom key store's state as its record keeps it: connected or
+/// disconnected as its owner asked, or failed when a connection was tried
+/// and did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreState {
+    Connected,
+    Disconnected,
+    Failed,
+}
+
+impl StoreState {
+    /// AWS's `ConnectionState` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreState::Connected => "CONNECTED",
+            StoreState::Disconnected => "DISCONNECTED",
+            StoreState::Failed => "FAILED",
+        }
+    }
+
+    /// A stored name; anything else reads as disconnected (nothing is
+    /// used through a store whose state is not understood).
+    fn parse(s: &str) -> StoreState {
+        match s {
+            "CONNECTED" => StoreState::Connected,
+            "FAILED" => StoreState::Failed,
+            _ => StoreState::Disconnected,
+        }
+    }
 }
 
 /// What [`Store::insert_custom_key_store`] and
@@ -45,7 +75,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomKeyStoreRecord> {
         cluster_id: r.get(4)?,
         trust_anchor: r.get(5)?,
         password: r.get(6)?,
-        state: r.get(7)?,
+        state: StoreState::parse(&r.get::<_, String>(7)?),
         error_code: r.get(8)?,
         created: r.get(9)?,
     })
@@ -59,36 +89,35 @@ impl Store {
         c: &CustomKeyStoreRecord,
         journal: &mut dyn Journal,
     ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        if let Some(conflict) = conflict(&tx, c)? {
-            return Ok(Err(conflict));
-        }
-        tx.execute(
+        self.write_custom_key_store(
+            c,
             &format!(
                 "INSERT INTO custom_key_stores ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
             ),
-            params![
-                c.scope.account.0,
-                c.scope.region.as_str(),
-                c.id,
-                c.name,
-                c.cluster_id,
-                c.trust_anchor,
-                c.password,
-                c.state,
-                c.error_code,
-                c.created
-            ],
-        )?;
-        commit(tx, journal)?;
-        Ok(Ok(()))
+            journal,
+        )
     }
 
-    /// Rewrites a custom key store's record.
+    /// Rewrites a custom key store's record (its creation date stays).
     pub fn update_custom_key_store(
         &self,
         c: &CustomKeyStoreRecord,
+        journal: &mut dyn Journal,
+    ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
+        self.write_custom_key_store(
+            c,
+            "UPDATE custom_key_stores SET name=?4, cluster_id=?5, trust_anchor=?6, password=?7,
+             state=?8, error_code=?9, created=?10 WHERE account=?1 AND region=?2 AND id=?3",
+            journal,
+        )
+    }
+
+    /// Runs `sql` on the record's columns (?1 to ?10, in [`COLUMNS`]
+    /// order) after checking for conflicts, and commits with the record.
+    fn write_custom_key_store(
+        &self,
+        c: &CustomKeyStoreRecord,
+        sql: &str,
         journal: &mut dyn Journal,
     ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
         let mut conn = self.conn();
@@ -97,8 +126,7 @@ impl Store {
             return Ok(Err(conflict));
         }
         tx.execute(
-            "UPDATE custom_key_stores SET name=?4, cluster_id=?5, trust_anchor=?6, password=?7,
-             state=?8, error_code=?9 WHERE account=?1 AND region=?2 AND id=?3",
+            sql,
             params![
                 c.scope.account.0,
                 c.scope.region.as_str(),
@@ -107,8 +135,9 @@ impl Store {
                 c.cluster_id,
                 c.trust_anchor,
                 c.password,
-                c.state,
-                c.error_code
+                c.state.as_str(),
+                c.error_code,
+                c.created
             ],
         )?;
         commit(tx, journal)?;
