@@ -15,22 +15,29 @@
 
 mod audit;
 mod custom_key_stores;
+mod db;
 mod keys;
+mod pg_schema;
+mod postgres;
 mod records;
 mod schema;
 mod settings;
+mod sql;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
 pub use audit::Journal;
-use audit::{commit, commit_if};
 pub use custom_key_stores::{CustomKeyStoreConflict, CustomKeyStoreRecord, StoreState};
+pub use postgres::{CHECK_EVERY, Subscriber};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{alias_from_row, grant_from_row};
 pub use settings::{ROOT_KEY, Sealed, password_purpose};
+
+use db::{Session, Tx};
+use sql::{Row, Val, vals};
 
 use crate::scope::{Region, Scope};
 
@@ -61,8 +68,16 @@ pub enum GrantInsert {
     LimitExceeded,
 }
 
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres(postgres::Postgres),
+}
+
 pub struct Store {
-    conn: Mutex<Connection>,
+    backend: Backend,
+    /// The node whose audit log this store anchors: empty for the one
+    /// process an embedded store serves.
+    node: String,
 }
 
 impl Store {
@@ -89,40 +104,93 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
+            node: String::new(),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (every
-        // change is a transaction), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Connects to a PostgreSQL database shared by several nodes (creating
+    /// or migrating its schema if needed); this node is `node`.
+    pub fn connect(url: &str, node: &str) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(postgres::Postgres::connect(url, node)?),
+            node: node.to_owned(),
+        })
+    }
+
+    /// Whether other nodes share the store (and change it).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// This node's name in the store.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Tells `s` of every key another node changes (its id, or `*` for
+    /// anything); an embedded store has no other node.
+    pub fn subscribe(&self, s: Subscriber) {
+        if let Backend::Postgres(pg) = &self.backend {
+            pg.subscribe(s);
+        }
+    }
+
+    fn session(&self) -> Result<Session<'_>, StoreError> {
+        Ok(match &self.backend {
+            // A panic while holding the lock leaves SQLite consistent
+            // (every change is a transaction), so a poisoned lock is safe
+            // to reuse.
+            Backend::Sqlite(c) => Session::Sqlite(c.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres(pg) => Session::Postgres(Box::new(pg.session()?)),
+        })
+    }
+
+    fn begin(&self) -> Result<Tx<'_>, StoreError> {
+        self.session()?.begin()
+    }
+
+    /// Every row of a query, read by `f`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[Val<'_>],
+        f: impl Fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.session()?.query(sql, params)?.iter().map(f).collect()
+    }
+
+    /// The first row of a query, if any, read by `f`.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: &[Val<'_>],
+        f: impl Fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.session()?
+            .query_one(sql, params)?
+            .as_ref()
+            .map(f)
+            .transpose()
     }
 
     // ---- aliases -----------------------------------------------------------
 
     pub fn alias(&self, scope: &Scope, name: &str) -> Result<Option<AliasRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT name, key_id, created, updated FROM aliases WHERE account=?1 AND region=?2 AND name=?3",
-                params![scope.account.0, scope.region.as_str(), name],
-                alias_from_row,
-            )
-            .optional()?)
+        self.row(
+            "SELECT name, key_id, created, updated FROM aliases WHERE account=?1 AND region=?2 AND name=?3",
+            &vals![scope.account.0, scope.region.as_str(), name],
+            alias_from_row,
+        )
     }
 
     /// The aliases of one account and Region, by name.
     pub fn aliases(&self, scope: &Scope) -> Result<Vec<AliasRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT name, key_id, created, updated FROM aliases WHERE account=?1 AND region=?2 ORDER BY name",
-        )?;
-        let rows = stmt.query_map(
-            params![scope.account.0, scope.region.as_str()],
+            &vals![scope.account.0, scope.region.as_str()],
             alias_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// Creates an alias; `false` (and nothing written) when the name is
@@ -133,14 +201,13 @@ impl Store {
         a: &AliasRecord,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "INSERT INTO aliases (account, region, name, key_id, created, updated) VALUES (?1,?2,?3,?4,?5,?6)
              ON CONFLICT (account, region, name) DO NOTHING",
-            params![scope.account.0, scope.region.as_str(), a.name, a.key_id, a.created, a.updated],
+            &vals![scope.account.0, scope.region.as_str(), a.name, a.key_id, a.created, a.updated],
         )?;
-        commit_if(n == 1, tx, journal)
+        self.commit_if(n == 1, tx, journal)
     }
 
     /// Points an alias from key `from` to key `to`; `false` when the alias
@@ -154,13 +221,12 @@ impl Store {
         updated: i64,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "UPDATE aliases SET key_id=?5, updated=?6 WHERE account=?1 AND region=?2 AND name=?3 AND key_id=?4",
-            params![scope.account.0, scope.region.as_str(), name, from, to, updated],
+            &vals![scope.account.0, scope.region.as_str(), name, from, to, updated],
         )?;
-        commit_if(n == 1, tx, journal)
+        self.commit_if(n == 1, tx, journal)
     }
 
     /// Deletes an alias if it still points to `key_id`.
@@ -171,27 +237,22 @@ impl Store {
         key_id: &str,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "DELETE FROM aliases WHERE account=?1 AND region=?2 AND name=?3 AND key_id=?4",
-            params![scope.account.0, scope.region.as_str(), name, key_id],
+            &vals![scope.account.0, scope.region.as_str(), name, key_id],
         )?;
-        commit_if(n == 1, tx, journal)
+        self.commit_if(n == 1, tx, journal)
     }
 
     // ---- tags --------------------------------------------------------------
 
     pub fn tags(&self, k: &KeyRecord) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT tag_key, tag_value FROM tags WHERE key_id=?1 AND account=?2 AND region=?3 ORDER BY tag_key",
-        )?;
-        let rows = stmt.query_map(
-            params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
+            &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     pub fn set_tags(
@@ -200,10 +261,9 @@ impl Store {
         tags: &[(String, String)],
         journal: &mut dyn Journal,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        upsert_tags(&tx, k, tags)?;
-        commit(tx, journal)
+        let mut tx = self.begin()?;
+        upsert_tags(&mut tx, k, tags)?;
+        self.commit(tx, journal)
     }
 
     pub fn remove_tags(
@@ -212,29 +272,24 @@ impl Store {
         keys: &[String],
         journal: &mut dyn Journal,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         for tag in keys {
             tx.execute(
                 "DELETE FROM tags WHERE key_id=?1 AND account=?2 AND region=?3 AND tag_key=?4",
-                params![k.key_id, k.scope.account.0, k.scope.region.as_str(), tag],
+                &vals![k.key_id, k.scope.account.0, k.scope.region.as_str(), tag],
             )?;
         }
-        commit(tx, journal)
+        self.commit(tx, journal)
     }
 
     // ---- grants ------------------------------------------------------------
 
     pub fn grants(&self, k: &KeyRecord) -> Result<Vec<GrantRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT grant_id, key_id, token, document FROM grants WHERE key_id=?1 AND account=?2 AND region=?3 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map(
-            params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
+            &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
             grant_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// The grant a token stands for, on a key of any account in `region`
@@ -244,14 +299,11 @@ impl Store {
         region: &Region,
         token: &str,
     ) -> Result<Option<GrantRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT grant_id, key_id, token, document FROM grants WHERE region=?1 AND token=?2",
-                params![region.as_str(), token],
-                grant_from_row,
-            )
-            .optional()?)
+        self.row(
+            "SELECT grant_id, key_id, token, document FROM grants WHERE region=?1 AND token=?2",
+            &vals![region.as_str(), token],
+            grant_from_row,
+        )
     }
 
     /// Grants in `region`, on keys of any account, whose retiring principal
@@ -261,17 +313,18 @@ impl Store {
         region: &Region,
         principal: &str,
     ) -> Result<Vec<GrantRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT grant_id, key_id, token, document FROM grants WHERE region=?1 AND retiring=?2 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map(params![region.as_str(), principal], grant_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            &vals![region.as_str(), principal],
+            grant_from_row,
+        )
     }
 
     /// Adds a grant to key `k`, in one transaction: a named grant whose
     /// name and parameters match an existing one returns that one, and a
-    /// key with `max` grants takes no more.
+    /// key with `max` grants takes no more. The key's count of grants is
+    /// raised first: its row is locked until the transaction ends, so
+    /// that two nodes adding grants to one key at once take turns.
     pub fn insert_grant(
         &self,
         k: &KeyRecord,
@@ -279,40 +332,39 @@ impl Store {
         max: usize,
         journal: &mut dyn Journal,
     ) -> Result<GrantInsert, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let scope = params![k.key_id, k.scope.account.0, k.scope.region.as_str()];
+        let mut tx = self.begin()?;
+        let count: i64 = tx
+            .query_one(
+                "INSERT INTO grant_counts (account, region, key_id, n) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (account, region, key_id) DO UPDATE SET n = grant_counts.n + 1
+                 RETURNING n",
+                &vals![k.scope.account.0, k.scope.region.as_str(), k.key_id],
+            )?
+            .ok_or_else(|| StoreError::new("grant count"))?
+            .get(0)?;
         let name = g.name();
         let params_json = g.params();
         if let Some(n) = &name {
-            let existing = tx
-                .query_row(
-                    "SELECT grant_id, key_id, token, document FROM grants WHERE key_id=?1 AND account=?2 AND region=?3 AND name=?4 AND params=?5",
-                    params![k.key_id, k.scope.account.0, k.scope.region.as_str(), n, params_json],
-                    grant_from_row,
-                )
-                .optional()?;
+            let existing = tx.query_one(
+                "SELECT grant_id, key_id, token, document FROM grants WHERE key_id=?1 AND account=?2 AND region=?3 AND name=?4 AND params=?5",
+                &vals![k.key_id, k.scope.account.0, k.scope.region.as_str(), n, params_json],
+            )?;
             if let Some(e) = existing {
-                return Ok(GrantInsert::Existing(e));
+                return Ok(GrantInsert::Existing(grant_from_row(&e)?));
             }
         }
-        // Counted by triggers (schema v5): O(log n), not a scan.
-        let count: i64 = tx.query_row(
-            "SELECT coalesce((SELECT n FROM grant_counts WHERE key_id=?1 AND account=?2 AND region=?3), 0)",
-            scope,
-            |r| r.get(0),
-        )?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= max {
+        if usize::try_from(count).unwrap_or(usize::MAX) > max {
             return Ok(GrantInsert::LimitExceeded);
         }
         tx.execute(
             "INSERT INTO grants (grant_id, key_id, token, document, account, region, name, params, retiring) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-            params![
+            &vals![
                 g.grant_id, k.key_id, g.token, g.document, k.scope.account.0,
                 k.scope.region.as_str(), name, params_json, g.retiring()
             ],
         )?;
-        commit(tx, journal)?;
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)?;
         Ok(GrantInsert::Created)
     }
 
@@ -323,23 +375,29 @@ impl Store {
         grant_id: &str,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "DELETE FROM grants WHERE grant_id=?1 AND key_id=?2 AND account=?3 AND region=?4",
-            params![
+            &vals![
                 grant_id,
                 k.key_id,
                 k.scope.account.0,
                 k.scope.region.as_str()
             ],
         )?;
-        commit_if(n == 1, tx, journal)
+        if n == 1 {
+            tx.execute(
+                "UPDATE grant_counts SET n = n - 1 WHERE key_id=?1 AND account=?2 AND region=?3",
+                &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
+            )?;
+            tx.changes_key(&k.key_id);
+        }
+        self.commit_if(n == 1, tx, journal)
     }
 }
 
-pub(super) fn upsert_tags(
-    tx: &rusqlite::Transaction<'_>,
+fn upsert_tags(
+    tx: &mut Tx<'_>,
     k: &KeyRecord,
     tags: &[(String, String)],
 ) -> Result<(), StoreError> {
@@ -347,13 +405,7 @@ pub(super) fn upsert_tags(
         tx.execute(
             "INSERT INTO tags (key_id, tag_key, tag_value, account, region) VALUES (?1,?2,?3,?4,?5)
              ON CONFLICT(account, region, key_id, tag_key) DO UPDATE SET tag_value=excluded.tag_value",
-            params![
-                k.key_id,
-                tag,
-                value,
-                k.scope.account.0,
-                k.scope.region.as_str()
-            ],
+            &vals![k.key_id, tag, value, k.scope.account.0, k.scope.region.as_str()],
         )?;
     }
     Ok(())

@@ -2,10 +2,9 @@
 //! associated with one cluster (a PKCS#11 token the server is configured
 //! with) that no other custom key store uses.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::audit::{commit, commit_if};
+use super::db::Tx;
 use super::records::scope_from;
+use super::sql::{Row, vals};
 use super::{Journal, Store, StoreError};
 use crate::scope::Scope;
 
@@ -67,7 +66,7 @@ pub enum CustomKeyStoreConflict {
 const COLUMNS: &str =
     "account, region, id, name, cluster_id, trust_anchor, password, state, error_code, created";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomKeyStoreRecord> {
+fn from_row(r: &Row) -> Result<CustomKeyStoreRecord, StoreError> {
     Ok(CustomKeyStoreRecord {
         scope: scope_from(r.get(0)?, r.get(1)?),
         id: r.get(2)?,
@@ -75,7 +74,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomKeyStoreRecord> {
         cluster_id: r.get(4)?,
         trust_anchor: r.get(5)?,
         password: r.get(6)?,
-        state: StoreState::parse(&r.get::<_, String>(7)?),
+        state: StoreState::parse(&r.get::<String>(7)?),
         error_code: r.get(8)?,
         created: r.get(9)?,
     })
@@ -120,14 +119,13 @@ impl Store {
         sql: &str,
         journal: &mut dyn Journal,
     ) -> Result<Result<(), CustomKeyStoreConflict>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        if let Some(conflict) = conflict(&tx, c)? {
+        let mut tx = self.begin()?;
+        if let Some(conflict) = conflict(&mut tx, c)? {
             return Ok(Err(conflict));
         }
         tx.execute(
             sql,
-            params![
+            &vals![
                 c.scope.account.0,
                 c.scope.region.as_str(),
                 c.id,
@@ -140,7 +138,7 @@ impl Store {
                 c.created
             ],
         )?;
-        commit(tx, journal)?;
+        self.commit(tx, journal)?;
         Ok(Ok(()))
     }
 
@@ -152,14 +150,13 @@ impl Store {
         id: &str,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "DELETE FROM custom_key_stores WHERE account=?1 AND region=?2 AND id=?3
              AND NOT EXISTS (SELECT 1 FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3)",
-            params![scope.account.0, scope.region.as_str(), id],
+            &vals![scope.account.0, scope.region.as_str(), id],
         )?;
-        commit_if(n == 1, tx, journal)
+        self.commit_if(n == 1, tx, journal)
     }
 
     pub fn custom_key_store(
@@ -167,16 +164,13 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<Option<CustomKeyStoreRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 AND id=?3"
-                ),
-                params![scope.account.0, scope.region.as_str(), id],
-                from_row,
-            )
-            .optional()?)
+        self.row(
+            &format!(
+                "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 AND id=?3"
+            ),
+            &vals![scope.account.0, scope.region.as_str(), id],
+            from_row,
+        )
     }
 
     /// The custom key stores of a scope, oldest first.
@@ -184,54 +178,61 @@ impl Store {
         &self,
         scope: &Scope,
     ) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 ORDER BY created, id"
-        ))?;
-        let rows = stmt.query_map(params![scope.account.0, scope.region.as_str()], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM custom_key_stores WHERE account=?1 AND region=?2 ORDER BY created, id"
+            ),
+            &vals![scope.account.0, scope.region.as_str()],
+            from_row,
+        )
     }
 
     /// Every custom key store (reconnecting them when a server starts).
     pub fn all_custom_key_stores(&self) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM custom_key_stores"))?;
-        let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!("SELECT {COLUMNS} FROM custom_key_stores ORDER BY account, region, id"),
+            &[],
+            from_row,
+        )
     }
 
     /// How many keys a custom key store holds (any state).
     pub fn keys_in_custom_key_store(&self, scope: &Scope, id: &str) -> Result<u64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT count(*) FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3",
-            params![scope.account.0, scope.region.as_str(), id],
-            |r| r.get(0),
-        )?)
+        let n: i64 = self
+            .row(
+                "SELECT count(*) FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3",
+                &vals![scope.account.0, scope.region.as_str(), id],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        u64::try_from(n).map_err(|_| StoreError::new("key count"))
     }
 }
 
 fn conflict(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut Tx<'_>,
     c: &CustomKeyStoreRecord,
 ) -> Result<Option<CustomKeyStoreConflict>, StoreError> {
-    let name_taken: bool = tx.query_row(
-        "SELECT count(*) > 0 FROM custom_key_stores WHERE account=?1 AND region=?2 AND name=?3 AND id<>?4",
-        params![c.scope.account.0, c.scope.region.as_str(), c.name, c.id],
-        |r| r.get(0),
-    )?;
+    let name_taken = tx
+        .query_one(
+            "SELECT 1 FROM custom_key_stores WHERE account=?1 AND region=?2 AND name=?3 AND id<>?4",
+            &vals![c.scope.account.0, c.scope.region.as_str(), c.name, c.id],
+        )?
+        .is_some();
     if name_taken {
         return Ok(Some(CustomKeyStoreConflict::Name));
     }
-    let cluster_taken: bool = tx.query_row(
-        "SELECT count(*) > 0 FROM custom_key_stores WHERE cluster_id=?1
-         AND NOT (account=?2 AND region=?3 AND id=?4)",
-        params![
-            c.cluster_id,
-            c.scope.account.0,
-            c.scope.region.as_str(),
-            c.id
-        ],
-        |r| r.get(0),
-    )?;
+    let cluster_taken = tx
+        .query_one(
+            "SELECT 1 FROM custom_key_stores WHERE cluster_id=?1
+             AND NOT (account=?2 AND region=?3 AND id=?4)",
+            &vals![
+                c.cluster_id,
+                c.scope.account.0,
+                c.scope.region.as_str(),
+                c.id
+            ],
+        )?
+        .is_some();
     Ok(cluster_taken.then_some(CustomKeyStoreConflict::Cluster))
 }

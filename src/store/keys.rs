@@ -7,10 +7,9 @@
 //! one transaction, as a replication between separate stores would apply
 //! it to each.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::audit::commit;
+use super::db::Tx;
 use super::records::{KEY_COLUMNS, VERSION_COLUMNS, key_from_row, version_from_row};
+use super::sql::vals;
 use super::{Journal, KeyRecord, Store, StoreError, VersionRecord, upsert_tags};
 use crate::policy::ast::AccountId;
 use crate::scope::{Region, Scope};
@@ -27,12 +26,11 @@ impl Store {
         tags: &[(String, String)],
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let n = tx.execute(
             "INSERT INTO keys (key_id, arn, account, region, description, state, key_spec, key_usage, created, deletion_date, pending_window, rotation_period, next_rotation, policy, current_version, origin, primary_region, custom_key_store_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)
              ON CONFLICT (account, region, key_id) DO NOTHING",
-            params![
+            &vals![
                 k.key_id, k.arn, k.scope.account.0, k.scope.region.as_str(), k.description,
                 k.state.as_str(), k.key_spec, k.key_usage, k.created, k.deletion_date,
                 k.pending_window_days, k.rotation_period_days, k.next_rotation, k.policy,
@@ -44,20 +42,21 @@ impl Store {
             return Ok(false);
         }
         for v in versions {
-            put_version(&tx, &k.scope, &k.key_id, v)?;
+            put_version(&mut tx, &k.scope, &k.key_id, v)?;
         }
-        upsert_tags(&tx, k, tags)?;
-        commit(tx, journal)?;
+        upsert_tags(&mut tx, k, tags)?;
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)?;
         Ok(true)
     }
 
     /// Writes a changed key record. The properties a multi-Region key
     /// shares (its rotation schedule) reach every Region's record.
     pub fn update_key(&self, k: &KeyRecord, journal: &mut dyn Journal) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        write_key(&tx, k)?;
-        commit(tx, journal)
+        let mut tx = self.begin()?;
+        write_key(&mut tx, k)?;
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)
     }
 
     /// Adds version `v` (the key's next) and makes it current, in every
@@ -69,12 +68,11 @@ impl Store {
         v: &VersionRecord,
         journal: &mut dyn Journal,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let regions = regions_of(&tx, &k.scope.account, &k.key_id)?;
+        let mut tx = self.begin()?;
+        let regions = regions_of(&mut tx, &k.scope.account, &k.key_id)?;
         let n = tx.execute(
             "UPDATE keys SET current_version=?3, next_rotation=?4 WHERE account=?1 AND key_id=?2 AND current_version=?5",
-            params![
+            &vals![
                 k.scope.account.0,
                 k.key_id,
                 v.version,
@@ -87,9 +85,10 @@ impl Store {
         }
         for region in regions {
             let scope = Scope::new(k.scope.account.clone(), region);
-            put_version(&tx, &scope, &k.key_id, v)?;
+            put_version(&mut tx, &scope, &k.key_id, v)?;
         }
-        commit(tx, journal)?;
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)?;
         Ok(true)
     }
 
@@ -102,13 +101,13 @@ impl Store {
         versions: &[VersionRecord],
         journal: &mut dyn Journal,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        write_key(&tx, k)?;
+        let mut tx = self.begin()?;
+        write_key(&mut tx, k)?;
         for v in versions {
-            put_version(&tx, &k.scope, &k.key_id, v)?;
+            put_version(&mut tx, &k.scope, &k.key_id, v)?;
         }
-        commit(tx, journal)
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)
     }
 
     /// Makes `primary` the primary Region of a multi-Region key in every
@@ -120,27 +119,22 @@ impl Store {
         primary: &Region,
         journal: &mut dyn Journal,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         tx.execute(
             "UPDATE keys SET primary_region=?3 WHERE account=?1 AND key_id=?2",
-            params![account.0, key_id, primary.as_str()],
+            &vals![account.0, key_id, primary.as_str()],
         )?;
-        commit(tx, journal)
+        tx.changes_key(key_id);
+        self.commit(tx, journal)
     }
 
     /// The key `key_id` of `scope`; a key of any other scope is not found.
     pub fn key(&self, scope: &Scope, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!(
-                    "SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND account=?2 AND region=?3"
-                ),
-                params![key_id, scope.account.0, scope.region.as_str()],
-                key_from_row,
-            )
-            .optional()?)
+        self.row(
+            &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND account=?2 AND region=?3"),
+            &vals![key_id, scope.account.0, scope.region.as_str()],
+            key_from_row,
+        )
     }
 
     /// The key `key_id` of any account in `region`: for a ciphertext, which
@@ -151,14 +145,11 @@ impl Store {
         region: &Region,
         key_id: &str,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND region=?2"),
-                params![key_id, region.as_str()],
-                key_from_row,
-            )
-            .optional()?)
+        self.row(
+            &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id=?1 AND region=?2"),
+            &vals![key_id, region.as_str()],
+            key_from_row,
+        )
     }
 
     /// Every Region's record of a multi-Region key, by Region.
@@ -167,36 +158,34 @@ impl Store {
         account: &AccountId,
         key_id: &str,
     ) -> Result<Vec<KeyRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE account=?1 AND key_id=?2 ORDER BY region"
-        ))?;
-        let rows = stmt.query_map(params![account.0, key_id], key_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE account=?1 AND key_id=?2 ORDER BY region"
+            ),
+            &vals![account.0, key_id],
+            key_from_row,
+        )
     }
 
     /// Every key of every account and Region (for analyses over a whole
     /// data directory), by account, Region and age.
     pub fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys ORDER BY account, region, created, key_id"
-        ))?;
-        let rows = stmt.query_map([], key_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY account, region, created, key_id"),
+            &[],
+            key_from_row,
+        )
     }
 
     /// The keys of one account and Region, oldest first.
     pub fn keys(&self, scope: &Scope) -> Result<Vec<KeyRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        self.rows(
+            &format!(
             "SELECT {KEY_COLUMNS} FROM keys WHERE account=?1 AND region=?2 ORDER BY created, key_id"
-        ))?;
-        let rows = stmt.query_map(
-            params![scope.account.0, scope.region.as_str()],
+        ),
+            &vals![scope.account.0, scope.region.as_str()],
             key_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// Deletes a key and everything that belongs to it. When it was the
@@ -209,12 +198,18 @@ impl Store {
         now: i64,
         journal: &mut dyn Journal,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for table in ["key_versions", "aliases", "tags", "grants", "keys"] {
+        let mut tx = self.begin()?;
+        for table in [
+            "key_versions",
+            "aliases",
+            "tags",
+            "grants",
+            "grant_counts",
+            "keys",
+        ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE key_id=?1 AND account=?2 AND region=?3"),
-                params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
+                &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
             )?;
         }
         if k.is_replica() {
@@ -222,10 +217,11 @@ impl Store {
                 "UPDATE keys SET state='PendingDeletion', deletion_date=?3 + 86400 * pending_window
                  WHERE account=?1 AND key_id=?2 AND state='PendingReplicaDeletion'
                  AND (SELECT count(*) FROM keys WHERE account=?1 AND key_id=?2) = 1",
-                params![k.scope.account.0, k.key_id, now],
+                &vals![k.scope.account.0, k.key_id, now],
             )?;
         }
-        commit(tx, journal)
+        tx.changes_key(&k.key_id);
+        self.commit(tx, journal)
     }
 
     pub fn version(
@@ -233,49 +229,46 @@ impl Store {
         k: &KeyRecord,
         version: u32,
     ) -> Result<Option<VersionRecord>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE key_id=?1 AND account=?2 AND region=?3 AND version=?4"),
-                params![k.key_id, k.scope.account.0, k.scope.region.as_str(), version],
-                version_from_row,
-            )
-            .optional()?)
+        self.row(
+            &format!("SELECT {VERSION_COLUMNS} FROM key_versions WHERE key_id=?1 AND account=?2 AND region=?3 AND version=?4"),
+            &vals![k.key_id, k.scope.account.0, k.scope.region.as_str(), version],
+            version_from_row,
+        )
     }
 
     pub fn versions(&self, k: &KeyRecord) -> Result<Vec<VersionRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        self.rows(
+            &format!(
             "SELECT {VERSION_COLUMNS} FROM key_versions WHERE key_id=?1 AND account=?2 AND region=?3 ORDER BY version"
-        ))?;
-        let rows = stmt.query_map(
-            params![k.key_id, k.scope.account.0, k.scope.region.as_str()],
+        ),
+            &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
             version_from_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 }
 
 fn regions_of(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     account: &AccountId,
     key_id: &str,
 ) -> Result<Vec<Region>, StoreError> {
-    let mut stmt = tx.prepare("SELECT region FROM keys WHERE account=?1 AND key_id=?2")?;
-    let rows = stmt.query_map(params![account.0, key_id], |r| r.get::<_, String>(0))?;
+    let rows = tx.query(
+        "SELECT region FROM keys WHERE account=?1 AND key_id=?2",
+        &vals![account.0, key_id],
+    )?;
     let mut out = Vec::new();
     for r in rows {
-        let r = r?;
+        let r: String = r.get(0)?;
         out.push(Region::parse(&r).unwrap_or_else(|| Region::unchecked(r)));
     }
     Ok(out)
 }
 
-fn write_key(tx: &Transaction<'_>, k: &KeyRecord) -> Result<(), StoreError> {
+fn write_key(tx: &mut Tx<'_>, k: &KeyRecord) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE keys SET description=?4, state=?5, deletion_date=?6, pending_window=?7, rotation_period=?8, next_rotation=?9, policy=?10, current_version=?11
          WHERE key_id=?1 AND account=?2 AND region=?3",
-        params![
+        &vals![
             k.key_id, k.scope.account.0, k.scope.region.as_str(), k.description,
             k.state.as_str(), k.deletion_date, k.pending_window_days, k.rotation_period_days,
             k.next_rotation, k.policy, k.current_version
@@ -284,7 +277,7 @@ fn write_key(tx: &Transaction<'_>, k: &KeyRecord) -> Result<(), StoreError> {
     if k.is_multi_region() {
         tx.execute(
             "UPDATE keys SET rotation_period=?3, next_rotation=?4 WHERE account=?1 AND key_id=?2",
-            params![
+            &vals![
                 k.scope.account.0,
                 k.key_id,
                 k.rotation_period_days,
@@ -296,7 +289,7 @@ fn write_key(tx: &Transaction<'_>, k: &KeyRecord) -> Result<(), StoreError> {
 }
 
 fn put_version(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     scope: &Scope,
     key_id: &str,
     v: &VersionRecord,
@@ -307,7 +300,7 @@ fn put_version(
          created=excluded.created, kind=excluded.kind, material_id=excluded.material_id,
          description=excluded.description, expiration_model=excluded.expiration_model,
          valid_to=excluded.valid_to",
-        params![
+        &vals![
             key_id, v.version, v.sealed, v.created, v.kind, scope.account.0,
             scope.region.as_str(), v.material_id, v.description, v.expiration_model, v.valid_to
         ],

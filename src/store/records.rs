@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+use super::StoreError;
+use super::sql::Row;
+
 use crate::policy::ast::AccountId;
 use crate::scope::{Region, Scope};
 
@@ -206,7 +209,7 @@ pub(super) fn scope_from(account: String, region: String) -> Scope {
     )
 }
 
-pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+pub(super) fn key_from_row(r: &Row) -> Result<KeyRecord, StoreError> {
     let key_id: String = r.get(0)?;
     let scope = scope_from(r.get(1)?, r.get(2)?);
     Ok(KeyRecord {
@@ -214,7 +217,7 @@ pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord>
         key_id,
         scope,
         description: r.get(3)?,
-        state: KeyState::parse(&r.get::<_, String>(4)?),
+        state: KeyState::parse(&r.get::<String>(4)?),
         key_spec: r.get(5)?,
         key_usage: r.get(6)?,
         created: r.get(7)?,
@@ -226,13 +229,13 @@ pub(super) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord>
         current_version: r.get(13)?,
         origin: r.get(14)?,
         primary_region: r
-            .get::<_, Option<String>>(15)?
+            .get::<Option<String>>(15)?
             .map(|p| Region::parse(&p).unwrap_or_else(|| Region::unchecked(p))),
         custom_key_store_id: r.get(16)?,
     })
 }
 
-pub(super) fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+pub(super) fn version_from_row(r: &Row) -> Result<VersionRecord, StoreError> {
     Ok(VersionRecord {
         version: r.get(0)?,
         sealed: r.get(1)?,
@@ -245,7 +248,7 @@ pub(super) fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Versio
     })
 }
 
-pub(super) fn alias_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
+pub(super) fn alias_from_row(r: &Row) -> Result<AliasRecord, StoreError> {
     Ok(AliasRecord {
         name: r.get(0)?,
         key_id: r.get(1)?,
@@ -254,7 +257,7 @@ pub(super) fn alias_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRec
     })
 }
 
-pub(super) fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRecord> {
+pub(super) fn grant_from_row(r: &Row) -> Result<GrantRecord, StoreError> {
     Ok(GrantRecord {
         grant_id: r.get(0)?,
         key_id: r.get(1)?,

@@ -7,7 +7,10 @@
 //! key origins, imported key material and multi-Region keys. Version 4
 //! adds the data directory's settings (where its root key is), custom key
 //! stores, and a key's custom key store. Version 5 counts each key's
-//! grants and indexes grants by name.
+//! grants and indexes grants by name. Version 6 keeps an audit anchor per
+//! node (the embedded store's one node is named by the empty string), and
+//! counts grants in the statements that add and remove them rather than
+//! by triggers, as the PostgreSQL store does.
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -15,7 +18,7 @@ use super::StoreError;
 use super::records::GrantRecord;
 
 /// The schema this build writes.
-pub(super) const VERSION: i64 = 5;
+pub(super) const VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE keys (
@@ -125,6 +128,16 @@ CREATE TRIGGER grants_uncounted AFTER DELETE ON grants BEGIN
 END;
 ";
 
+/// Version 6: anchors by node; grants counted without triggers.
+const SCHEMA_V6: &str = "
+CREATE TABLE audit_anchors (
+    node TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);
+INSERT INTO audit_anchors (node, seq, hash, mac) SELECT '', seq, hash, mac FROM audit_anchor;
+DROP TABLE audit_anchor;
+DROP TRIGGER grants_counted;
+DROP TRIGGER grants_uncounted;
+";
+
 /// Brings the database to [`VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -156,7 +169,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < 4 {
         tx.execute_batch(SCHEMA_V4_ADDS)?;
     }
-    tx.execute_batch(SCHEMA_V5_ADDS)?;
+    if version < 5 {
+        tx.execute_batch(SCHEMA_V5_ADDS)?;
+    }
+    tx.execute_batch(SCHEMA_V6)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
@@ -205,7 +221,14 @@ fn v0_to_v1(tx: &Transaction<'_>) -> Result<(), StoreError> {
     )?;
     let grants: Vec<GrantRecord> = {
         let mut stmt = tx.prepare("SELECT grant_id, key_id, token, document FROM grants")?;
-        let rows = stmt.query_map([], super::records::grant_from_row)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(GrantRecord {
+                grant_id: r.get(0)?,
+                key_id: r.get(1)?,
+                token: r.get(2)?,
+                document: r.get(3)?,
+            })
+        })?;
         rows.collect::<Result<_, _>>()?
     };
     for g in grants {

@@ -1,9 +1,7 @@
 //! The data directory's settings (where its root key is) and moving every
 //! sealed record to another root key in one transaction.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::audit::commit;
+use super::sql::vals;
 use super::{Journal, Store, StoreError};
 
 /// The setting that names a data directory's root key: a PKCS#11 URI
@@ -29,21 +27,18 @@ pub fn password_purpose(account: &str, region: &str, id: &str) -> String {
 
 impl Store {
     pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT value FROM settings WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.row(
+            "SELECT value FROM settings WHERE name = ?1",
+            &vals![name],
+            |r| r.get(0),
+        )
     }
 
     pub fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.session()?.execute(
             "INSERT INTO settings (name, value) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![name, value],
+            &vals![name, value],
         )?;
         Ok(())
     }
@@ -62,21 +57,17 @@ impl Store {
         value: &str,
         journal: Option<&mut dyn Journal>,
     ) -> Result<usize, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = self.begin()?;
         let mut count = 0;
-        let versions: Vec<(String, String, String, u32, Vec<u8>)> = {
-            let mut stmt = tx.prepare(
-                "SELECT v.account, v.region, v.key_id, v.version, v.sealed FROM key_versions v
-                 JOIN keys k ON k.account = v.account AND k.region = v.region AND k.key_id = v.key_id
-                 WHERE v.sealed IS NOT NULL AND k.custom_key_store_id IS NULL",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (account, region, key_id, version, sealed) in versions {
+        let versions = tx.query(
+            "SELECT v.account, v.region, v.key_id, v.version, v.sealed FROM key_versions v
+             JOIN keys k ON k.account = v.account AND k.region = v.region AND k.key_id = v.key_id
+             WHERE v.sealed IS NOT NULL AND k.custom_key_store_id IS NULL",
+            &[],
+        )?;
+        for r in versions {
+            let (account, region, key_id, version, sealed): (String, String, String, u32, Vec<u8>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
             let new = reseal(Sealed::Material {
                 key_id: &key_id,
                 version,
@@ -86,16 +77,13 @@ impl Store {
             tx.execute(
                 "UPDATE key_versions SET sealed = ?5
                  WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
-                params![account, region, key_id, version, new],
+                &vals![account, region, key_id, version, new],
             )?;
             count += 1;
         }
-        let internal: Vec<(String, Vec<u8>)> = {
-            let mut stmt = tx.prepare("SELECT purpose, sealed FROM internal_keys")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (purpose, sealed) in internal {
+        let internal = tx.query("SELECT purpose, sealed FROM internal_keys", &[])?;
+        for r in internal {
+            let (purpose, sealed): (String, Vec<u8>) = (r.get(0)?, r.get(1)?);
             let new = reseal(Sealed::Internal {
                 purpose: &purpose,
                 sealed: &sealed,
@@ -103,17 +91,17 @@ impl Store {
             .map_err(|e| StoreError::new(format!("{purpose}: {e}")))?;
             tx.execute(
                 "UPDATE internal_keys SET sealed = ?2 WHERE purpose = ?1",
-                params![purpose, new],
+                &vals![purpose, new],
             )?;
             count += 1;
         }
-        let passwords: Vec<(String, String, String, Vec<u8>)> = {
-            let mut stmt =
-                tx.prepare("SELECT account, region, id, password FROM custom_key_stores")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (account, region, id, sealed) in passwords {
+        let passwords = tx.query(
+            "SELECT account, region, id, password FROM custom_key_stores",
+            &[],
+        )?;
+        for r in passwords {
+            let (account, region, id, sealed): (String, String, String, Vec<u8>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             let purpose = password_purpose(&account, &region, &id);
             let new = reseal(Sealed::Internal {
                 purpose: &purpose,
@@ -122,17 +110,18 @@ impl Store {
             .map_err(|e| StoreError::new(format!("custom key store {id}: {e}")))?;
             tx.execute(
                 "UPDATE custom_key_stores SET password = ?4 WHERE account = ?1 AND region = ?2 AND id = ?3",
-                params![account, region, id, new],
+                &vals![account, region, id, new],
             )?;
             count += 1;
         }
         tx.execute(
             "INSERT INTO settings (name, value) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![setting, value],
+            &vals![setting, value],
         )?;
+        tx.changes_everything();
         match journal {
-            Some(j) => commit(tx, j)?,
+            Some(j) => self.commit(tx, j)?,
             None => tx.commit()?,
         }
         Ok(count)
