@@ -163,6 +163,8 @@ pub struct AuditLog {
     /// running (its waiters wait for it, then one of them syncs for all).
     synced: Mutex<Synced>,
     synced_changed: Condvar,
+    /// The node whose log this is, in every record (nodes sharing a store).
+    node: Option<String>,
 }
 
 #[derive(Default)]
@@ -231,12 +233,23 @@ impl AuditLog {
             synced_changed: Condvar::new(),
             tail: Mutex::new(Tail { file, head }),
             syncer,
+            node: None,
         })
+    }
+
+    /// Names the node that writes this log in each record it appends
+    /// (`keywardNode`), for logs of nodes that share one store.
+    pub fn with_node(mut self, node: &str) -> AuditLog {
+        self.node = (!node.is_empty()).then(|| node.to_owned());
+        self
     }
 
     /// Appends one record, chained and MACed; its head. Fails closed: if
     /// the record cannot be written, the caller must fail the request.
     pub fn append(&self, mut record: Value) -> Result<Head, AuditError> {
+        if let (Some(node), Some(o)) = (&self.node, record.as_object_mut()) {
+            o.insert("keywardNode".into(), Value::String(node.clone()));
+        }
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
         let head = chain::seal_record(&self.key, &tail.head, &mut record);
         let mut line = record.to_string();

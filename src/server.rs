@@ -51,6 +51,11 @@ pub struct Config {
     pub clusters: Vec<crate::service::Cluster>,
     /// When a call's audit record must be on disk.
     pub audit_sync: crate::service::AuditSync,
+    /// A PostgreSQL store shared with other nodes, instead of the embedded
+    /// one in the data directory.
+    pub store: Option<String>,
+    /// This node's name in a shared store.
+    pub node: Option<String>,
 }
 
 /// Who a refused request came from, as far as the server got.
@@ -401,7 +406,13 @@ pub struct Startup {
 /// Prepares the data directory and identities, creating a development
 /// identity on first start.
 pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), miette::Report> {
-    let dir = DataDir::new(&config.data);
+    let mut dir = DataDir::new(&config.data);
+    if let Some(url) = &config.store {
+        dir = dir.with_store(url.clone());
+    }
+    if let Some(node) = &config.node {
+        dir = dir.with_node(node.clone());
+    }
     dir.init().map_err(|e| miette::miette!("{e}"))?;
     let default_region = config
         .regions
@@ -414,7 +425,8 @@ pub fn prepare(config: &Config) -> Result<(KeyService, Identities, Startup), mie
         .with_audit_sync(config.audit_sync);
     tracing::info!(
         data = %config.data.display(),
-        database = %dir.database().display(),
+        store = %dir.store_location(),
+        node = %service.node(),
         audit_log = %dir.audit_log().display(),
         "store and audit log opened"
     );

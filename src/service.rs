@@ -131,7 +131,7 @@ pub struct KeyService {
     /// The Regions served: where replicas of multi-Region keys may go.
     regions: Vec<Region>,
     /// Key records, compiled tables, sealed material and public keys.
-    cache: cache::Caches,
+    cache: Arc<cache::Caches>,
     /// The key policy of calls on no key (CreateKey, ListKeys, ...): none,
     /// so only the caller's IAM policies decide.
     no_key_policy: Arc<CompiledPolicy>,
@@ -251,18 +251,29 @@ const MAX_GRANTS_PER_KEY: usize = 50_000;
 impl KeyService {
     /// Opens the service over an initialized data directory.
     pub fn open(dir: &DataDir, region: &str) -> Result<KeyService, KmsError> {
-        let store = Store::open(&dir.database())?;
+        let store = dir.open_store()?;
         let root = dir.load_root_key(&store)?;
         let keys = AuditKeys::load_or_create(&store, &root)?;
         let material_ids = journal::internal_key(&store, &root, MATERIAL_ID_KEY, || {
             Ok(crate::crypto::Secret::random(32).expose().to_vec())
         })?;
         let anchor = store.audit_anchor()?;
-        let audit = AuditLog::open(&dir.audit_log(), keys.chain, anchor.as_ref()).map_err(|e| {
-            KmsError::internal(format!(
-                "{e}; keyward will not continue a damaged audit log (run `keyward audit verify`, then restore the log or move it aside)"
-            ))
-        })?;
+        let audit = AuditLog::open(&dir.audit_log(), keys.chain, anchor.as_ref())
+            .map_err(|e| {
+                KmsError::internal(format!(
+                    "{e}; keyward will not continue a damaged audit log (run `keyward audit verify`, then restore the log or move it aside)"
+                ))
+            })?
+            .with_node(store.node());
+        // What another node changes, this node forgets, and reads again
+        // from the store when next asked.
+        let cache = Arc::new(cache::Caches::default());
+        let forget = Arc::downgrade(&cache);
+        store.subscribe(Arc::new(move |key_id: &str| {
+            if let Some(cache) = forget.upgrade() {
+                cache.forget(key_id);
+            }
+        }));
         Ok(KeyService {
             store,
             root,
@@ -271,7 +282,7 @@ impl KeyService {
                 .ok_or_else(|| KmsError::internal(format!("`{region}` is not a Region name")))?,
             clock: system_clock(),
             regions: Region::commercial(),
-            cache: cache::Caches::default(),
+            cache,
             anchored: AtomicU64::new(anchor.map_or(0, |a| a.head.seq)),
             audit_path: dir.audit_log(),
             usage: Mutex::new(None),
@@ -281,6 +292,11 @@ impl KeyService {
             clusters: clusters::Clusters::default(),
             audit_sync: AuditSync::default(),
         })
+    }
+
+    /// This node's name in a shared store; empty for the embedded store.
+    pub fn node(&self) -> &str {
+        self.store.node()
     }
 
     /// Sets when a call's audit record must be on disk.

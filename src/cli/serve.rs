@@ -86,6 +86,17 @@ pub(super) struct ServeArgs {
     /// record is always synced before the change commits.
     #[arg(long, value_enum, default_value_t = AuditSyncArg::Flush)]
     audit_sync: AuditSyncArg,
+    /// Keep keys, aliases, grants and policies in a PostgreSQL database
+    /// shared with other keyward nodes, instead of the embedded database in
+    /// DATA: `postgresql://USER@HOST:PORT/DB` (what it leaves out comes from
+    /// PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). Every node needs the
+    /// same root key and identities; each keeps its audit log in its DATA.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// This node's name in a shared store, in each of its audit records
+    /// (default: made once and kept in DATA/node-id).
+    #[arg(long, requires = "store")]
+    node_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -229,6 +240,8 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
             AuditSyncArg::Flush => keyward::service::AuditSync::Flush,
             AuditSyncArg::Group => keyward::service::AuditSync::Group,
         },
+        store: a.store.clone(),
+        node: a.node_id.clone(),
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -266,6 +279,10 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the runtime: {e}"))?;
+    let node_banner = match &a.store {
+        Some(_) => format!(" (node {} of a shared PostgreSQL store)", service.node()),
+        None => String::new(),
+    };
     let mut banner = String::new();
     let served = runtime.block_on(server::serve(config, service, identities, |addr, metrics| {
         tracing::info!(
@@ -278,8 +295,9 @@ pub(super) fn serve_cmd(a: ServeArgs, out: &mut dyn Write) -> miette::Result<Exi
             .map(|m| format!(" (metrics on http://{m}/metrics)"))
             .unwrap_or_default();
         banner.push_str(&format!(
-            "keyward serve: listening on {scheme}://{addr}{metrics}\n  data: {} (identities: {})\n",
+            "keyward serve: listening on {scheme}://{addr}{metrics}\n  data: {}{} (identities: {})\n",
             a.data.display(),
+            node_banner,
             startup.identities.display()
         ));
         // A secret is printed once, when it was just created; after that it

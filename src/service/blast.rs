@@ -56,7 +56,7 @@ const UNWRAPPING: &[&str] = &[
 /// Everything `id` can do with the keys of the data directory `dir`, at
 /// `now` (Unix seconds).
 pub fn blast_radius(dir: &DataDir, id: &Identity, now: i64) -> Result<BlastRadius, KmsError> {
-    let store = Store::open(&dir.database())?;
+    let store = dir.open_store()?;
     let principal = id.caller.arn.clone();
     let mut reports = Vec::new();
     let mut plan = Vec::new();

@@ -1,7 +1,8 @@
 //! What the service keeps in memory between calls: key records, compiled
-//! tables, sealed material and public keys. keyward serves one data
-//! directory from one process, so the caches are the store's truth; every
-//! change writes the store first, then the cache.
+//! tables, sealed material and public keys. Every change writes the store
+//! first, then the cache. When nodes share the store, a change another
+//! node makes reaches this one as the key's id ([`Caches::forget`]): what
+//! was cached of the key is dropped and read again when next needed.
 //!
 //! A key is addressed by its ARN (account, Region and id): the records of
 //! a multi-Region key share an id across Regions. Records are found by id
@@ -71,6 +72,31 @@ impl Caches {
     /// the Regions of a multi-Region key share).
     pub(super) fn drop_records(&self, key_id: &str) {
         write(&self.records).remove(key_id);
+    }
+
+    /// Forgets what is cached of `key_id` in every Region, or of every key
+    /// for `*` (another node changed it).
+    pub(super) fn forget(&self, key_id: &str) {
+        if key_id == "*" {
+            write(&self.records).clear();
+            let mut tables = write(&self.tables);
+            self.tables_changes.fetch_add(1, Ordering::AcqRel);
+            tables.clear();
+            drop(tables);
+            write(&self.sealed).clear();
+            write(&self.public_keys).clear();
+            write(&self.expiries).clear();
+            return;
+        }
+        let suffix = format!(":key/{key_id}");
+        write(&self.records).remove(key_id);
+        let mut tables = write(&self.tables);
+        self.tables_changes.fetch_add(1, Ordering::AcqRel);
+        tables.retain(|arn, _| !arn.ends_with(&suffix));
+        drop(tables);
+        write(&self.sealed).retain(|(arn, _), _| !arn.ends_with(&suffix));
+        write(&self.public_keys).retain(|(arn, _), _| !arn.ends_with(&suffix));
+        write(&self.expiries).retain(|arn, _| !arn.ends_with(&suffix));
     }
 
     /// Forgets everything about one key (it was deleted).

@@ -1,4 +1,7 @@
-//! Where a service keeps its files: the store, the root key and the audit log.
+//! Where a service keeps its files: the store, the root key and the audit
+//! log. The store is the embedded database in the directory, or a
+//! PostgreSQL database that several nodes share, each with a directory of
+//! its own for its audit log.
 
 use std::path::{Path, PathBuf};
 
@@ -15,13 +18,74 @@ use super::KmsError;
 pub struct DataDir {
     pub root: PathBuf,
     audit: Option<PathBuf>,
+    /// A shared store (PostgreSQL connection settings) instead of the
+    /// embedded one.
+    store: Option<String>,
+    /// This node's name in a shared store.
+    node: Option<String>,
 }
+
+/// The file in a data directory that names its node in a shared store.
+const NODE_FILE: &str = "node-id";
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> DataDir {
         DataDir {
             root: root.into(),
             audit: None,
+            store: None,
+            node: None,
+        }
+    }
+
+    /// Keeps the store in the PostgreSQL database `url` names (a
+    /// `postgresql://` URL or `key=value` settings, completed from the
+    /// `PG*` environment variables).
+    pub fn with_store(mut self, url: impl Into<String>) -> DataDir {
+        self.store = Some(url.into());
+        self
+    }
+
+    /// Names this node in a shared store (by default the name kept in the
+    /// data directory, made on first use).
+    pub fn with_node(mut self, node: impl Into<String>) -> DataDir {
+        self.node = Some(node.into());
+        self
+    }
+
+    /// Where the store is, for messages (never with a password).
+    pub fn store_location(&self) -> String {
+        match &self.store {
+            Some(url) => format!("postgresql ({})", redacted(url)),
+            None => self.database().display().to_string(),
+        }
+    }
+
+    /// Opens the store: the shared one if there is one, else the embedded
+    /// database.
+    pub fn open_store(&self) -> Result<Store, KmsError> {
+        match &self.store {
+            Some(url) => Ok(Store::connect(url, &self.node()?)?),
+            None => Ok(Store::open(&self.database())?),
+        }
+    }
+
+    /// This node's name: as given, else kept in the data directory (made
+    /// once, `node-` and 8 random hex digits).
+    pub fn node(&self) -> Result<String, KmsError> {
+        if let Some(n) = &self.node {
+            return valid_node(n);
+        }
+        let path = self.root.join(NODE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(n) => valid_node(n.trim()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
+                let n = format!("node-{}", hex::encode(Secret::random(4).expose()));
+                write_private(&path, n.as_bytes()).map_err(|e| self.io(e))?;
+                Ok(n)
+            }
+            Err(e) => Err(self.io(e)),
         }
     }
 
@@ -65,10 +129,10 @@ impl DataDir {
 
     /// The PKCS#11 URI the store names as its root key, if it names one.
     fn token_uri(&self) -> Result<Option<Pkcs11Uri>, KmsError> {
-        if !self.database().exists() {
+        if self.store.is_none() && !self.database().exists() {
             return Ok(None);
         }
-        let store = Store::open(&self.database())?;
+        let store = self.open_store()?;
         stored_uri(&store)
     }
 
@@ -121,7 +185,7 @@ impl DataDir {
     /// is removed.
     pub fn init_in_token(&self, uri: &Pkcs11Uri) -> Result<TokenInit, KmsError> {
         crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
-        let store = Store::open(&self.database())?;
+        let store = self.open_store()?;
         let named = uri.without_pin().to_string();
         if let Some(current) = stored_uri(&store)? {
             if current.to_string() == named {
@@ -241,6 +305,36 @@ impl Journal for RootMove<'_> {
                 "readOnly": false,
             }))
             .map_err(|e| StoreError::new(format!("change not committed: {e}")))
+    }
+}
+
+/// A node name: what an audit record and a notification carry.
+fn valid_node(n: &str) -> Result<String, KmsError> {
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        Ok(n.to_owned())
+    } else {
+        Err(KmsError::internal(format!(
+            "node id {n:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// Connection settings without a password.
+fn redacted(url: &str) -> String {
+    if url.contains("password") {
+        return "settings with a password".to_owned();
+    }
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 

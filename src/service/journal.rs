@@ -47,7 +47,7 @@ impl AuditKeys {
     /// The keys and the anchor of a data directory's audit log, for
     /// checking it and signing digests (the CLI; the log is not opened).
     pub fn open(dir: &DataDir) -> Result<(AuditKeys, Option<Anchor>), KmsError> {
-        let store = Store::open(&dir.database())?;
+        let store = dir.open_store()?;
         let root = dir.load_root_key(&store)?;
         let keys = AuditKeys::load_or_create(&store, &root)?;
         Ok((keys, store.audit_anchor()?))

@@ -16,7 +16,6 @@ use crate::catalog::Action;
 use crate::compile::DecisionTable;
 use crate::eval::{self, Explanation};
 use crate::scope::{KeyRef, Region};
-use crate::store::Store;
 
 use super::access::build_request;
 use super::tables::load_tables;
@@ -68,7 +67,7 @@ pub fn decide_again(
         .and_then(|rs| rs.first())
         .and_then(|r| r.get("ARN"))
         .and_then(Value::as_str);
-    let store = Store::open(&dir.database())?;
+    let store = dir.open_store()?;
     let Some(arn) = key_arn else {
         // A call on no key: the caller's IAM policies alone decide.
         let table = DecisionTable::from_parts(

@@ -45,7 +45,6 @@ impl Store {
             put_version(&mut tx, &k.scope, &k.key_id, v)?;
         }
         upsert_tags(&mut tx, k, tags)?;
-        tx.changes_key(&k.key_id);
         self.commit(tx, journal)?;
         Ok(true)
     }

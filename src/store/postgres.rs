@@ -297,7 +297,7 @@ impl PgSession<'_> {
                 .ok_or_else(|| StoreError::new("postgresql: no change number"))?
                 .get(0)?;
             let payload = format!("{seq} {node} {key_id}");
-            self.query(
+            self.execute(
                 "SELECT pg_notify(?1, ?2)",
                 &[Val::Text(CHANNEL), Val::Text(&payload)],
             )?;
