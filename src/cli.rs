@@ -57,7 +57,7 @@ enum Command {
     #[command(subcommand)]
     Check(CheckCommand),
     /// Run the key service: the AWS KMS API over HTTP, SigV4-authenticated.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create a data directory and its root key.
     Init(InitArgs),
     /// Load-test a KMS endpoint with signed requests over keep-alive connections.
@@ -226,7 +226,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> ExitCode {
         Command::Compile(a) => compile_cmd(a, out),
         Command::Lint(a) => lint_cmd(a, out),
         Command::Check(c) => check_cmd(c, out),
-        Command::Serve(a) => serve::serve_cmd(a, out),
+        Command::Serve(a) => serve::serve_cmd(*a, out),
         Command::Init(a) => init_cmd(a, out),
         Command::Load(a) => load_cmd(a, out),
         Command::Kms(a) => kms_cmd(a, out),
