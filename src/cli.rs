@@ -2,6 +2,7 @@
 
 mod api;
 mod audit;
+mod audit_nodes;
 mod audit_query;
 mod blast;
 mod lab;

@@ -33,6 +33,15 @@ enum AuditCommand {
         /// The public key from `keyward audit public-key`: check offline.
         #[arg(long, requires = "digest")]
         public_key: Option<PathBuf>,
+        /// The PostgreSQL store the node of DATA shares (as `serve
+        /// --store`): its log is checked against its own anchor there.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Check every node of the shared store: `NODE=LOG` for each node
+        /// (repeatable); a node that anchored records in the store but is
+        /// not given fails the check.
+        #[arg(long = "node", value_name = "NODE=LOG", requires = "store")]
+        nodes: Vec<String>,
     },
     /// Sign the head of the (verified) log: a digest to keep elsewhere.
     Digest {
@@ -80,8 +89,16 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
             data,
             digest,
             public_key,
+            store,
+            nodes,
         } => {
-            let dir = DataDir::new(&data);
+            let mut dir = DataDir::new(&data);
+            if let Some(url) = store {
+                dir = dir.with_store(url);
+            }
+            if !nodes.is_empty() {
+                return super::audit_nodes::verify_nodes(&dir, &nodes, out);
+            }
             let path = file.unwrap_or_else(|| dir.audit_log());
             let digest = digest.map(|p| read_digest(&p)).transpose()?;
             let outcome = match public_key {

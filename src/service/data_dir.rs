@@ -70,8 +70,7 @@ impl DataDir {
         }
     }
 
-    /// This node's name: as given, else kept in the data directory (made
-    /// once, `node-` and 8 random hex digits).
+    /// This node's name: as given, else as kept in the data directory.
     pub fn node(&self) -> Result<String, KmsError> {
         if let Some(n) = &self.node {
             return valid_node(n);
@@ -79,13 +78,37 @@ impl DataDir {
         let path = self.root.join(NODE_FILE);
         match std::fs::read_to_string(&path) {
             Ok(n) => valid_node(n.trim()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
-                let n = format!("node-{}", hex::encode(Secret::random(4).expose()));
-                write_private(&path, n.as_bytes()).map_err(|e| self.io(e))?;
-                Ok(n)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(KmsError::internal(format!(
+                "{} has no node id ({NODE_FILE}): it has not served a shared store; name its node",
+                self.root.display()
+            ))),
             Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Keeps this node's name in the data directory: the one given, or a
+    /// new one (`node-` and 8 random hex digits). A data directory keeps
+    /// the node it first served as: its audit log is that node's.
+    fn keep_node(&self) -> Result<(), KmsError> {
+        let path = self.root.join(NODE_FILE);
+        let kept = match std::fs::read_to_string(&path) {
+            Ok(n) => Some(n.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.io(e)),
+        };
+        match (&self.node, kept) {
+            (Some(given), Some(kept)) if *given != kept => Err(KmsError::internal(format!(
+                "{} is node {kept}'s (its audit log is that node's); it cannot serve as node {given}",
+                self.root.display()
+            ))),
+            (_, Some(_)) => Ok(()),
+            (given, None) => {
+                let n = match given {
+                    Some(g) => valid_node(g)?,
+                    None => format!("node-{}", hex::encode(Secret::random(4).expose())),
+                };
+                write_private(&path, n.as_bytes()).map_err(|e| self.io(e))
+            }
         }
     }
 
@@ -110,10 +133,14 @@ impl DataDir {
     }
 
     /// Creates the directory and a new root key file (mode 0600) if there
-    /// is no root key yet (no file, and no token named in the store);
-    /// `true` when a key was created.
+    /// is no root key yet (no file, and no token named in the store), and
+    /// for a shared store keeps the node's name; `true` when a key was
+    /// created.
     pub fn init(&self) -> Result<bool, KmsError> {
         crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
+        if self.store.is_some() {
+            self.keep_node()?;
+        }
         let path = self.root_key();
         if path.exists() || self.token_uri()?.is_some() {
             return Ok(false);

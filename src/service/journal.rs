@@ -52,6 +52,14 @@ impl AuditKeys {
         let keys = AuditKeys::load_or_create(&store, &root)?;
         Ok((keys, store.audit_anchor()?))
     }
+
+    /// The keys, and every node's anchor, of a store that nodes share.
+    pub fn open_all(dir: &DataDir) -> Result<(AuditKeys, Vec<(String, Anchor)>), KmsError> {
+        let store = dir.open_store()?;
+        let root = dir.load_root_key(&store)?;
+        let keys = AuditKeys::load_or_create(&store, &root)?;
+        Ok((keys, store.audit_anchors()?))
+    }
 }
 
 /// The key sealed for `purpose`, made by `make` and stored if there is none.
