@@ -22,7 +22,7 @@ REGION = "us-east-1"
 def main(endpoint, operation, out):
     kms = boto3.client("kms", endpoint_url=endpoint, region_name=REGION,
                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    key = kms.create_key()["KeyMetadata"]["KeyId"] if operation != "CreateKey" else None
     context = {"tenant": "acme", "record": "42"}
     data_key = b"0123456789abcdef0123456789abcdef"
     if operation == "Decrypt":
@@ -34,6 +34,8 @@ def main(endpoint, operation, out):
         body = {"KeyId": key, "Plaintext": base64.b64encode(data_key).decode(), "EncryptionContext": context}
     elif operation == "GenerateDataKey":
         body = {"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": context}
+    elif operation == "CreateKey":
+        body = {}
     else:
         raise SystemExit(f"unknown operation {operation}")
     payload = json.dumps(body)

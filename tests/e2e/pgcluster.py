@@ -75,3 +75,27 @@ class Cluster:
         except subprocess.SubprocessError:
             pass
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def main():
+    """`python pgcluster.py start` prints a new cluster's URL and directory
+    (it keeps running); `python pgcluster.py remove DIR` stops and removes
+    it. For scripts (scripts/bench-cluster)."""
+    import sys
+
+    if sys.argv[1:2] == ["start"]:
+        c = Cluster()
+        print(c.url)
+        print(c.base)
+    elif sys.argv[1:2] == ["remove"] and len(sys.argv) == 3:
+        c = Cluster.__new__(Cluster)
+        c.bin, c.base = _bindir(), sys.argv[2]
+        c.data = os.path.join(c.base, "data")
+        c.as_root = os.geteuid() == 0
+        c.remove()
+    else:
+        sys.exit("usage: pgcluster.py start | remove DIR")
+
+
+if __name__ == "__main__":
+    main()
