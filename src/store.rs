@@ -41,20 +41,44 @@ use sql::{Row, Val, vals};
 
 use crate::scope::{Region, Scope};
 
-/// A store failure; the service reports it as an internal error.
+/// A store failure; the service reports it as an internal error, or as a
+/// dependency timeout when the database did not answer in time.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(String);
+#[error("store: {message}")]
+pub struct StoreError {
+    message: String,
+    timed_out: bool,
+}
 
 impl StoreError {
     pub fn new(message: impl Into<String>) -> StoreError {
-        StoreError(message.into())
+        StoreError {
+            message: message.into(),
+            timed_out: false,
+        }
+    }
+
+    /// The database did not answer in time (the call may be retried).
+    pub fn timeout(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            timed_out: true,
+        }
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(e.to_string())
+        // SQLite gives up on a lock after its busy timeout.
+        let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+        StoreError {
+            message: e.to_string(),
+            timed_out: busy,
+        }
     }
 }
 

@@ -205,7 +205,7 @@ impl KeyService {
 
     /// Deletes a key whose waiting period is over (recorded as `DeleteKey`).
     pub(super) fn delete_due(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        self.store.delete_key(
+        let deleted = self.store.delete_key(
             key,
             self.now(),
             &mut ServiceChange {
@@ -215,6 +215,12 @@ impl KeyService {
             },
         )?;
         self.cache.drop_key(key);
+        if !deleted {
+            // Another node deleted it, or cancelled its deletion: what is
+            // cached of it is read again.
+            self.cache.drop_records(&key.key_id);
+            return Ok(());
+        }
         self.destroy_in_store(key);
         if key.is_replica() {
             // The primary may have begun its own waiting period.

@@ -16,6 +16,7 @@ pub enum ErrorKind {
     CustomKeyStoreNameInUse,
     CustomKeyStoreNotFound,
     Disabled,
+    DependencyTimeout,
     DryRunOperation,
     ExpiredImportToken,
     IncorrectKey,
@@ -59,6 +60,7 @@ impl ErrorKind {
             ErrorKind::CustomKeyStoreNameInUse => "CustomKeyStoreNameInUseException",
             ErrorKind::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             ErrorKind::Disabled => "DisabledException",
+            ErrorKind::DependencyTimeout => "DependencyTimeoutException",
             ErrorKind::DryRunOperation => "DryRunOperationException",
             ErrorKind::ExpiredImportToken => "ExpiredImportTokenException",
             ErrorKind::IncorrectKey => "IncorrectKeyException",
@@ -92,6 +94,7 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::KmsInternal => 500,
+            ErrorKind::DependencyTimeout => 503,
             ErrorKind::DryRunOperation => 412,
             _ => 400,
         }
@@ -168,7 +171,18 @@ impl KmsError {
 }
 
 impl From<crate::store::StoreError> for KmsError {
+    /// A store that did not answer in time (a shared database that is
+    /// slow, overloaded or restarting) is AWS's retryable
+    /// `DependencyTimeoutException`; any other failure is internal.
     fn from(e: crate::store::StoreError) -> Self {
-        KmsError::internal(e.to_string())
+        if e.timed_out() {
+            KmsError::new(
+                ErrorKind::DependencyTimeout,
+                "The system timed out while trying to fulfill the request. You can retry the request.",
+            )
+            .with_detail(e.to_string())
+        } else {
+            KmsError::internal(e.to_string())
+        }
     }
 }

@@ -190,22 +190,32 @@ impl Store {
     /// Deletes a key and everything that belongs to it. When it was the
     /// last replica of a primary waiting for its replicas
     /// (`PendingReplicaDeletion`), the primary's own waiting period starts
-    /// at `now`, in the same transaction.
+    /// at `now`, in the same transaction. `false` (nothing deleted, nothing
+    /// recorded) when the key is no longer as `k` shows it.
     pub fn delete_key(
         &self,
         k: &KeyRecord,
         now: i64,
         journal: &mut dyn Journal,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin()?;
-        for table in [
-            "key_versions",
-            "aliases",
-            "tags",
-            "grants",
-            "grant_counts",
-            "keys",
-        ] {
+        // Only the key as the caller saw it: another node may have
+        // cancelled its deletion (or deleted it) meanwhile.
+        let n = tx.execute(
+            "DELETE FROM keys WHERE key_id=?1 AND account=?2 AND region=?3
+             AND state=?4 AND coalesce(deletion_date, -1)=?5",
+            &vals![
+                k.key_id,
+                k.scope.account.0,
+                k.scope.region.as_str(),
+                k.state.as_str(),
+                k.deletion_date.unwrap_or(-1)
+            ],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        for table in ["key_versions", "aliases", "tags", "grants", "grant_counts"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE key_id=?1 AND account=?2 AND region=?3"),
                 &vals![k.key_id, k.scope.account.0, k.scope.region.as_str()],
@@ -220,7 +230,8 @@ impl Store {
             )?;
         }
         tx.changes_key(&k.key_id);
-        self.commit(tx, journal)
+        self.commit(tx, journal)?;
+        Ok(true)
     }
 
     pub fn version(

@@ -204,9 +204,12 @@ impl Postgres {
     }
 
     pub(super) fn session(&self) -> Result<PgSession<'_>, StoreError> {
-        let client = self
-            .block_on(self.pool.get())
-            .map_err(|e| StoreError::new(format!("postgresql: {e}")))?;
+        let client = self.block_on(self.pool.get()).map_err(|e| match e {
+            deadpool_postgres::PoolError::Timeout(_) => {
+                StoreError::timeout(format!("postgresql: no connection in time ({e})"))
+            }
+            e => StoreError::new(format!("postgresql: {e}")),
+        })?;
         Ok(PgSession {
             pg: self,
             client: Some(client),
@@ -253,7 +256,7 @@ impl PgSession<'_> {
             let stmt = client.prepare_cached(&sql).await?;
             tokio::time::timeout(TIMEOUT, client.execute(&stmt, &params))
                 .await
-                .map_err(|_| StoreError::new("postgresql: statement timed out"))?
+                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
                 .map_err(StoreError::from)
         })?;
         usize::try_from(n).map_err(|_| StoreError::new("row count"))
@@ -267,7 +270,7 @@ impl PgSession<'_> {
             let stmt = client.prepare_cached(&sql).await?;
             tokio::time::timeout(TIMEOUT, client.query(&stmt, &params))
                 .await
-                .map_err(|_| StoreError::new("postgresql: statement timed out"))?
+                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
                 .map_err(StoreError::from)
         })?;
         rows.iter().map(row).collect()
@@ -278,7 +281,7 @@ impl PgSession<'_> {
         self.pg.block_on(async {
             tokio::time::timeout(TIMEOUT, client.batch_execute(sql))
                 .await
-                .map_err(|_| StoreError::new("postgresql: statement timed out"))?
+                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
                 .map_err(StoreError::from)
         })
     }
@@ -350,6 +353,10 @@ fn config(url: &str) -> Result<Config, StoreError> {
         c.connect_timeout(TIMEOUT);
     }
     c.application_name("keyward");
+    if c.get_options().is_none() {
+        // The server gives up on a statement when the client would.
+        c.options(format!("-c statement_timeout={}", TIMEOUT.as_millis()));
+    }
     Ok(c)
 }
 

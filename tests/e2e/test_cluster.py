@@ -354,3 +354,56 @@ def test_a_postgresql_restart_costs_errors_not_the_node(pg, site, capsys):
         assert c.decrypt(CiphertextBlob=c.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"])["Plaintext"] == b"x"
     finally:
         node.stop()
+
+
+def test_nodes_racing_on_one_name_agree(nodes):
+    """The same CreateGrant (by name) and CreateAlias sent to both nodes at
+    once: one grant, one alias; the rest AWS's answers for a retry and a
+    name taken."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = nodes
+    key = a.client().create_key()["KeyMetadata"]["KeyId"]
+    clients = [n.client() for n in (a, b) for _ in range(4)]
+
+    def grant(c):
+        return c.create_grant(KeyId=key, Name="race", GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:role/Pipeline",
+                              Operations=["Decrypt"])["GrantId"]
+
+    def alias(c):
+        try:
+            c.create_alias(AliasName="alias/race", TargetKeyId=key)
+            return "created"
+        except ClientError as e:
+            return error_code(e)
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        grant_ids = set(pool.map(grant, clients))
+        aliases = sorted(pool.map(alias, clients))
+    assert len(grant_ids) == 1
+    assert len(b.client().list_grants(KeyId=key)["Grants"]) == 1
+    assert aliases == ["AlreadyExistsException"] * (len(clients) - 1) + ["created"]
+
+
+def test_a_deletion_cancelled_on_one_node_is_not_carried_out_by_another(nodes, site, pg):
+    """Deletion is carried out by whichever node next reads a key that is
+    due; a node must not delete a key whose deletion another node
+    cancelled. (The waiting period is made due by rewriting its date.)"""
+    a, b = (n.client() for n in nodes)
+    key = a.create_key()["KeyMetadata"]["KeyId"]
+    a.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    b.describe_key(KeyId=key)  # B caches the key as pending deletion
+    b.cancel_key_deletion(KeyId=key)
+    a.enable_key(KeyId=key)
+    time.sleep(0.2)
+    assert a.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert b.encrypt(KeyId=key, Plaintext=b"p")["KeyId"].endswith(key)
+    # Now due: the first node to look deletes it, once.
+    a.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    pg.psql(f"UPDATE keys SET deletion_date = 1 WHERE key_id = '{key}'")
+    with pytest.raises(ClientError) as e:
+        b.describe_key(KeyId=key)
+    assert error_code(e.value) == "NotFoundException"
+    with pytest.raises(ClientError) as e:
+        a.describe_key(KeyId=key)
+    assert error_code(e.value) == "NotFoundException"
