@@ -47,16 +47,25 @@ enum AuditCommand {
     Digest {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+        /// The PostgreSQL store of a node of a shared store (as `serve --store`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Print the public key that checks digests.
     PublicKey {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+        /// The PostgreSQL store of a node of a shared store (as `serve --store`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// The records that match every filter given (after the chain checks).
     Query {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+        /// The PostgreSQL store of a node of a shared store (as `serve --store`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         #[command(flatten)]
         filters: super::audit_query::QueryArgs,
         #[arg(long, value_enum, default_value_t = super::audit_query::QueryFormat::Text)]
@@ -73,6 +82,10 @@ enum AuditCommand {
         /// DATA/identities.json).
         #[arg(long)]
         identities: Option<PathBuf>,
+        /// The PostgreSQL store of a node of a shared store (as `serve --store`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+
         #[arg(long, value_enum, default_value_t = super::audit_query::QueryFormat::Text)]
         format: super::audit_query::QueryFormat,
     },
@@ -92,10 +105,7 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
             store,
             nodes,
         } => {
-            let mut dir = DataDir::new(&data);
-            if let Some(url) = store {
-                dir = dir.with_store(url);
-            }
+            let dir = data_dir(&data, store);
             if !nodes.is_empty() {
                 return super::audit_nodes::verify_nodes(&dir, &nodes, out);
             }
@@ -120,8 +130,8 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
                 }
             }
         }
-        AuditCommand::Digest { data } => {
-            let dir = DataDir::new(&data);
+        AuditCommand::Digest { data, store } => {
+            let dir = data_dir(&data, store);
             let (keys, anchor) = AuditKeys::open(&dir).map_err(|e| miette::miette!("{e}"))?;
             let report = audit::verify(
                 &dir.audit_log(),
@@ -145,18 +155,26 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
         }
         AuditCommand::Query {
             data,
+            store,
             filters,
             format,
-        } => super::audit_query::query_cmd(&data, filters, format, out),
+        } => super::audit_query::query_cmd(&data_dir(&data, store), filters, format, out),
         AuditCommand::Explain {
             request_id,
             data,
             identities,
+            store,
             format,
-        } => super::audit_query::explain_cmd(&data, &request_id, identities, format, out),
-        AuditCommand::PublicKey { data } => {
+        } => super::audit_query::explain_cmd(
+            &data_dir(&data, store),
+            &request_id,
+            identities,
+            format,
+            out,
+        ),
+        AuditCommand::PublicKey { data, store } => {
             let (keys, _) =
-                AuditKeys::open(&DataDir::new(&data)).map_err(|e| miette::miette!("{e}"))?;
+                AuditKeys::open(&data_dir(&data, store)).map_err(|e| miette::miette!("{e}"))?;
             let pk = keys
                 .signer
                 .public_key()
@@ -164,6 +182,14 @@ pub(super) fn run(a: AuditArgs, out: &mut dyn Write) -> miette::Result<ExitCode>
             write(out, format!("{pk}\n"))?;
             Ok(ExitCode::Ok)
         }
+    }
+}
+
+/// A data directory, of a node of the shared store `store` if given.
+fn data_dir(data: &Path, store: Option<String>) -> DataDir {
+    match store {
+        Some(url) => DataDir::new(data).with_store(url),
+        None => DataDir::new(data),
     }
 }
 

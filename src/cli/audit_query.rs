@@ -2,7 +2,7 @@
 //! back, after its chain checks.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use keyward::audit::query::{self, Outcome, Query};
 use keyward::service::DataDir;
@@ -63,13 +63,12 @@ fn verified(dir: &DataDir) -> miette::Result<PathBuf> {
 }
 
 pub(super) fn query_cmd(
-    data: &Path,
+    dir: &DataDir,
     a: QueryArgs,
     format: QueryFormat,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let dir = DataDir::new(data);
-    let path = verified(&dir)?;
+    let path = verified(dir)?;
     let mut context = Vec::new();
     for c in &a.context {
         let (k, v) = c.split_once('=').ok_or_else(|| {
@@ -106,14 +105,13 @@ pub(super) fn query_cmd(
 }
 
 pub(super) fn explain_cmd(
-    data: &Path,
+    dir: &DataDir,
     request_id: &str,
     identities: Option<PathBuf>,
     format: QueryFormat,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let dir = DataDir::new(data);
-    let path = verified(&dir)?;
+    let path = verified(dir)?;
     let record = query::find(&path, request_id)
         .map_err(|e| miette::miette!("{e}"))?
         .ok_or_else(|| {
@@ -124,7 +122,7 @@ pub(super) fn explain_cmd(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let identities_path = identities.unwrap_or_else(|| data.join("identities.json"));
+    let identities_path = identities.unwrap_or_else(|| dir.root.join("identities.json"));
     let identity = match keyward::server::identities::Identities::load(&identities_path) {
         Ok(ids) => ids.by_principal(&principal).map(|e| e.identity.clone()),
         Err(_) => None,
@@ -137,8 +135,8 @@ pub(super) fn explain_cmd(
             keyward::eval::Caller::parse(&principal).map_err(|e| miette::miette!("{e}"))?,
         ),
     };
-    let today = keyward::service::decide_again(&dir, &identity, &record)
-        .map_err(|e| miette::miette!("{e}"));
+    let today =
+        keyward::service::decide_again(dir, &identity, &record).map_err(|e| miette::miette!("{e}"));
     let recorded = record
         .pointer("/keyward/decisions")
         .cloned()

@@ -66,6 +66,13 @@ impl DataDir {
     pub fn open_store(&self) -> Result<Store, KmsError> {
         match &self.store {
             Some(url) => Ok(Store::connect(url, &self.node()?)?),
+            // A node's directory holds no database: opening one there
+            // would make an empty store (and new audit keys) beside the
+            // shared one.
+            None if self.root.join(NODE_FILE).exists() => Err(KmsError::internal(format!(
+                "{} belongs to a node of a shared PostgreSQL store: give its --store",
+                self.root.display()
+            ))),
             None => Ok(Store::open(&self.database())?),
         }
     }

@@ -104,6 +104,10 @@ struct Shared {
     subscribers: Mutex<Vec<Subscriber>>,
     /// The newest change a notification told of.
     notified: AtomicI64,
+    /// Whether the database delivers notifications (PostgreSQL does; some
+    /// engines that speak its protocol do not, and then the check every
+    /// second is how nodes learn of changes).
+    notify: bool,
 }
 
 impl Shared {
@@ -174,12 +178,20 @@ impl Postgres {
             node: node.to_owned(),
             subscribers: Mutex::new(Vec::new()),
             notified: AtomicI64::new(0),
+            notify: true,
         });
-        let pg = Postgres {
+        let mut pg = Postgres {
             rt: Some(rt),
             pool,
             shared,
         };
+        let delivers = pg
+            .session()?
+            .execute("SELECT pg_notify(?1, '')", &[Val::Text(CHANNEL)])
+            .is_ok();
+        if !delivers && let Some(shared) = Arc::get_mut(&mut pg.shared) {
+            shared.notify = false;
+        }
         super::pg_schema::migrate(&pg)?;
         let newest = pg
             .session()?
@@ -190,7 +202,9 @@ impl Postgres {
             .unwrap_or(0);
         pg.shared.notified.store(newest, Ordering::Release);
         if let Some(rt) = &pg.rt {
-            rt.spawn(listen(config, Arc::clone(&pg.shared)));
+            if pg.shared.notify {
+                rt.spawn(listen(config, Arc::clone(&pg.shared)));
+            }
             rt.spawn(check(pg.pool.clone(), Arc::clone(&pg.shared), newest));
         }
         Ok(pg)
@@ -289,6 +303,7 @@ impl PgSession<'_> {
     /// Records the keys a transaction changed and notifies the nodes; both
     /// take effect when the transaction commits.
     pub(super) fn announce(&mut self, key_ids: &[String]) -> Result<(), StoreError> {
+        let notify = self.pg.shared.notify;
         for key_id in key_ids {
             let node = self.pg.shared.node.clone();
             let seq: i64 = self
@@ -299,6 +314,9 @@ impl PgSession<'_> {
                 .first()
                 .ok_or_else(|| StoreError::new("postgresql: no change number"))?
                 .get(0)?;
+            if !notify {
+                continue;
+            }
             let payload = format!("{seq} {node} {key_id}");
             self.execute(
                 "SELECT pg_notify(?1, ?2)",
@@ -408,11 +426,15 @@ async fn check(pool: Pool, shared: Arc<Shared>, mut previous: i64) {
             .query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])
             .await
         {
-            if previous > shared.notified.load(Ordering::Acquire) {
-                shared.notified.fetch_max(previous, Ordering::AcqRel);
+            let newest: i64 = r.try_get(0).unwrap_or(previous);
+            // Without notifications every change is news; with them, a
+            // change is missed if a whole check later it is still unheard of.
+            let unheard = if shared.notify { previous } else { newest };
+            if unheard > shared.notified.load(Ordering::Acquire) {
+                shared.notified.fetch_max(unheard, Ordering::AcqRel);
                 shared.tell(EVERYTHING);
             }
-            previous = r.try_get(0).unwrap_or(previous);
+            previous = newest;
         }
         if ticks.is_multiple_of(60) {
             let _ = client

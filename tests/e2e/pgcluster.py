@@ -64,8 +64,8 @@ class Cluster:
     def stop(self, mode="fast"):
         self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
 
-    def psql(self, sql):
-        out = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", "keyward",
+    def psql(self, sql, db="keyward"):
+        out = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", db,
                         "-At", "-c", sql)
         return out.stdout.decode().strip()
 

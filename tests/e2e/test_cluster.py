@@ -247,6 +247,21 @@ def test_every_node_keeps_its_own_audit_chain_anchored_in_the_database(nodes, si
          "--node", f"node-a={b.audit_log}", "--node", f"node-b={a.audit_log}"],
         capture_output=True, text=True, timeout=60, env={**quiet_env(), "KEYWARD_ROOT_KEY": site["root"]})
     assert swapped.returncode == 1
+    env = {**quiet_env(), "KEYWARD_ROOT_KEY": site["root"]}
+    # The other audit commands read a node's log with its store...
+    q = subprocess.run([keyward_bin(), "audit", "query", "--data", a.data, "--store", pg.url,
+                        "--operation", "ListKeys", "--format", "json"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert q.returncode == 0, q.stderr
+    assert all(r["keywardNode"] == "node-a" for r in json.loads(q.stdout))
+    d = subprocess.run([keyward_bin(), "audit", "digest", "--data", b.data, "--store", pg.url],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert d.returncode == 0, d.stderr
+    # ...and refuse to open an empty embedded store in its place.
+    lone = subprocess.run([keyward_bin(), "audit", "digest", "--data", b.data],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert lone.returncode != 0 and "--store" in lone.stderr
+    assert not os.path.exists(os.path.join(b.data, "keyward.db"))
 
 
 def load(node, stop, acked, errors):
@@ -407,3 +422,28 @@ def test_a_deletion_cancelled_on_one_node_is_not_carried_out_by_another(nodes, s
     with pytest.raises(ClientError) as e:
         a.describe_key(KeyId=key)
     assert error_code(e.value) == "NotFoundException"
+
+
+def test_without_notifications_nodes_learn_of_changes_from_the_check(pg, site, capsys):
+    """Some engines that speak PostgreSQL's protocol have no NOTIFY. A
+    database where the nodes' role may not call pg_notify stands in for
+    one: the nodes still converge, through the check every second."""
+    pg.psql("CREATE ROLE plain LOGIN")
+    pg.psql("CREATE DATABASE plain OWNER plain")
+    pg.psql("REVOKE EXECUTE ON FUNCTION pg_notify(text, text) FROM PUBLIC", db="plain")
+    url = f"postgresql://plain@127.0.0.1:{pg.port}/plain"
+    a = Node(site, "quiet-a", url).start()
+    b = Node(site, "quiet-b", url).start()
+    try:
+        ca, cb = a.client(), b.client()
+        key = ca.create_key()["KeyMetadata"]["KeyId"]
+        blob = ca.encrypt(KeyId=key, Plaintext=b"p")["CiphertextBlob"]
+        cb.decrypt(CiphertextBlob=blob)
+        ca.disable_key(KeyId=key)
+        took, e = until_refused(lambda: cb.decrypt(CiphertextBlob=blob), limit=5.0)
+        assert error_code(e) == "DisabledException"
+        report(capsys, f"no NOTIFY: DisableKey on A reached B after {took * 1000:.0f} ms (one check: 1 s)")
+        assert took < 2.5
+    finally:
+        a.stop()
+        b.stop()
