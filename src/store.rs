@@ -30,7 +30,9 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 pub use audit::Journal;
-pub use custom_key_stores::{CustomKeyStoreConflict, CustomKeyStoreRecord, StoreState};
+pub use custom_key_stores::{
+    CustomKeyStoreConflict, CustomKeyStoreRecord, STORE_CHANGE, StoreState,
+};
 pub use postgres::{CHECK_EVERY, Subscriber};
 pub use records::{AliasRecord, GrantRecord, KeyRecord, KeyState, VersionRecord};
 use records::{alias_from_row, grant_from_row};

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::store::KeyRecord;
+use crate::store::{KeyRecord, STORE_CHANGE};
 
 use super::KeyTables;
 
@@ -37,6 +37,12 @@ pub(super) struct Caches {
     /// Imported keys: when their first present material expires (`None`:
     /// never), so a request need not read the versions to know.
     expiries: RwLock<HashMap<String, Option<i64>>>,
+    /// Counts changes other nodes made to custom key stores (any of them):
+    /// a store whose record was last read before the latest change is read
+    /// again before this node uses its connection to it.
+    stores_changed: AtomicU64,
+    /// The count when each store's record was last read.
+    stores_checked: RwLock<HashMap<String, u64>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -77,7 +83,12 @@ impl Caches {
     /// Forgets what is cached of `key_id` in every Region, or of every key
     /// for `*` (another node changed it).
     pub(super) fn forget(&self, key_id: &str) {
+        if key_id.starts_with(STORE_CHANGE) {
+            self.stores_changed.fetch_add(1, Ordering::AcqRel);
+            return;
+        }
         if key_id == "*" {
+            self.stores_changed.fetch_add(1, Ordering::AcqRel);
             write(&self.records).clear();
             let mut tables = write(&self.tables);
             self.tables_changes.fetch_add(1, Ordering::AcqRel);
@@ -97,6 +108,19 @@ impl Caches {
         write(&self.sealed).retain(|(arn, _), _| !arn.ends_with(&suffix));
         write(&self.public_keys).retain(|(arn, _), _| !arn.ends_with(&suffix));
         write(&self.expiries).retain(|arn, _| !arn.ends_with(&suffix));
+    }
+
+    /// The change count to record with a custom key store's record read
+    /// now, if its connection may be used as it is (no other node changed
+    /// a store since the record was read): `None`.
+    pub(super) fn store_stale(&self, id: &str) -> Option<u64> {
+        let now = self.stores_changed.load(Ordering::Acquire);
+        let seen = read(&self.stores_checked).get(id).copied().unwrap_or(0);
+        (now != seen).then_some(now)
+    }
+
+    pub(super) fn store_checked(&self, id: &str, count: u64) {
+        write(&self.stores_checked).insert(id.to_owned(), count);
     }
 
     /// Forgets everything about one key (it was deleted).

@@ -68,14 +68,25 @@ impl KeyService {
             )
         };
         let cks_id = key.custom_key_store_id.as_deref().ok_or_else(unavailable)?;
-        // The common case: connected in this process, no store read.
-        if let Some(conn) = self.clusters.open_connection(&key.scope, cks_id) {
+        // The common case: connected in this process, no store read —
+        // unless another node changed a custom key store meanwhile (it may
+        // have disconnected this one).
+        let stale = self.cache.store_stale(cks_id);
+        if stale.is_none()
+            && let Some(conn) = self.clusters.open_connection(&key.scope, cks_id)
+        {
             return Ok(conn);
         }
         let c = self
             .store
             .custom_key_store(&key.scope, cks_id)?
             .ok_or_else(unavailable)?;
+        if let Some(count) = stale {
+            if c.state != crate::store::StoreState::Connected {
+                self.clusters.disconnect(&c);
+            }
+            self.cache.store_checked(cks_id, count);
+        }
         self.clusters
             .connection(&self.root, &c)
             .map_err(|_| unavailable())

@@ -8,6 +8,10 @@ use super::sql::{Row, vals};
 use super::{Journal, Store, StoreError};
 use crate::scope::Scope;
 
+/// What a change to a custom key store is announced to other nodes as,
+/// followed by its id (key ids, announced as they are, hold no `/`).
+pub const STORE_CHANGE: &str = "custom-key-store/";
+
 /// One custom key store. The password is sealed under the root key.
 #[derive(Clone)]
 pub struct CustomKeyStoreRecord {
@@ -138,6 +142,7 @@ impl Store {
                 c.created
             ],
         )?;
+        tx.changes_key(&format!("{STORE_CHANGE}{}", c.id));
         self.commit(tx, journal)?;
         Ok(Ok(()))
     }
@@ -156,6 +161,7 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM keys WHERE account=?1 AND region=?2 AND custom_key_store_id=?3)",
             &vals![scope.account.0, scope.region.as_str(), id],
         )?;
+        tx.changes_key(&format!("{STORE_CHANGE}{id}"));
         self.commit_if(n == 1, tx, journal)
     }
 

@@ -337,10 +337,16 @@ impl PgSession<'_> {
 /// The connection settings: `url`, then the `PG*` environment variables
 /// for what it leaves out (as libpq does).
 fn config(url: &str) -> Result<Config, StoreError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // The driver reads a URL host without a port as port 5432: PGPORT goes
+    // into the text first.
+    let url = match env("PGPORT") {
+        Some(port) => with_port(url, &port),
+        None => url.to_owned(),
+    };
     let mut c: Config = url
         .parse()
-        .map_err(|e| StoreError::new(format!("--store {url:?}: {e}")))?;
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        .map_err(|e| StoreError::new(format!("--store: {e}")))?;
     if c.get_hosts().is_empty() {
         c.host(env("PGHOST").as_deref().unwrap_or("localhost"));
     }
@@ -376,6 +382,32 @@ fn config(url: &str) -> Result<Config, StoreError> {
         c.options(format!("-c statement_timeout={}", TIMEOUT.as_millis()));
     }
     Ok(c)
+}
+
+/// `url` with `port` where it names a host but no port.
+fn with_port(url: &str, port: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // key=value settings
+        return if url.split_whitespace().any(|kv| kv.starts_with("port=")) {
+            url.to_owned()
+        } else {
+            format!("{url} port={port}")
+        };
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    let has_port = match hosts.rfind(']') {
+        Some(close) => hosts[close..].contains(':'),
+        None => hosts.contains(':'),
+    };
+    if hosts.is_empty() || hosts.contains(',') || has_port {
+        return url.to_owned();
+    }
+    format!("{scheme}://{userinfo}{hosts}:{port}{tail}")
 }
 
 /// Listens for notifications, reconnecting while the database is away;
@@ -443,6 +475,36 @@ async fn check(pool: Pool, shared: Arc<Shared>, mut previous: i64) {
                     &[],
                 )
                 .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_port;
+
+    #[test]
+    fn pgport_fills_a_port_the_url_leaves_out_and_nothing_else() {
+        let cases = [
+            (
+                "postgresql://127.0.0.1/keyward",
+                "postgresql://127.0.0.1:6000/keyward",
+            ),
+            (
+                "postgresql://u:p@db/keyward?sslmode=disable",
+                "postgresql://u:p@db:6000/keyward?sslmode=disable",
+            ),
+            ("postgresql://db", "postgresql://db:6000"),
+            ("postgresql://[::1]/k", "postgresql://[::1]:6000/k"),
+            ("postgresql://db:5433/k", "postgresql://db:5433/k"),
+            ("postgresql://[::1]:5433/k", "postgresql://[::1]:5433/k"),
+            ("postgresql:///k", "postgresql:///k"),
+            ("postgresql://a,b/k", "postgresql://a,b/k"),
+            ("host=db dbname=k", "host=db dbname=k port=6000"),
+            ("host=db port=5433", "host=db port=5433"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(with_port(url, "6000"), want, "{url}");
         }
     }
 }

@@ -19,7 +19,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import ACCOUNT, IDENTITIES, keyward_bin, quiet_env
+from conftest import ACCOUNT, IDENTITIES, SOFTHSM, keyward_bin, quiet_env, softhsm_tokens, trust_anchor
 from pgcluster import Cluster
 
 BOUND = 1.0  # seconds: a change on one node reaches every other node's cache
@@ -46,8 +46,10 @@ def site():
 
 
 class Node:
-    def __init__(self, site, name, store=None):
+    def __init__(self, site, name, store=None, extra=(), env=None):
         self.site = site
+        self.extra = list(extra)
+        self.env = env or {}
         self.name = name
         self.data = os.path.join(site["base"], name)
         self.store = store
@@ -59,8 +61,9 @@ class Node:
                 "--identities", self.site["identities"], "--quotas", "off"]
         if self.store:
             args += ["--store", self.store, "--node-id", self.name]
+        args += self.extra
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     env={**quiet_env(), "KEYWARD_ROOT_KEY": self.site["root"]})
+                                     env={**quiet_env(), "KEYWARD_ROOT_KEY": self.site["root"], **self.env})
         line = self.proc.stdout.readline()
         m = re.search(r"listening on (http://[0-9.:]+)", line)
         if not m:
@@ -444,6 +447,40 @@ def test_without_notifications_nodes_learn_of_changes_from_the_check(pg, site, c
         assert error_code(e) == "DisabledException"
         report(capsys, f"no NOTIFY: DisableKey on A reached B after {took * 1000:.0f} ms (one check: 1 s)")
         assert took < 2.5
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_connection_settings_come_from_the_environment_and_custom_key_stores_span_nodes(pg, site, capsys):
+    """A URL without user or port takes PGUSER and PGPORT, as psql does. A
+    custom key store connected through one node serves its keys on the
+    other (configured with the same cluster), and disconnected on one, is
+    refused on the other within the bound."""
+    cluster, pin = "cluster-clusterabcde", "kmsuser-cluster-pin"
+    conf = softhsm_tokens(os.path.join(site["base"], "hsm"), ("cluster-token", pin))
+    env = {"PGUSER": "keyward", "PGPORT": str(pg.port), "SOFTHSM2_CONF": conf}
+    hsm = ["--cloudhsm-cluster", f"{cluster}=pkcs11:token=cluster-token?module-path={SOFTHSM}"]
+    url = "postgresql://127.0.0.1/keyward"
+    a = Node(site, "hsm-a", url, hsm, env).start()
+    b = Node(site, "hsm-b", url, hsm, env).start()
+    try:
+        ca, cb = a.client(), b.client()
+        cks = ca.create_custom_key_store(CustomKeyStoreName="shared", CloudHsmClusterId=cluster,
+                                         TrustAnchorCertificate=trust_anchor(),
+                                         KeyStorePassword=pin)["CustomKeyStoreId"]
+        ca.connect_custom_key_store(CustomKeyStoreId=cks)
+        key = ca.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=cks)["KeyMetadata"]["KeyId"]
+        blob = ca.encrypt(KeyId=key, Plaintext=b"in the token")["CiphertextBlob"]
+        assert cb.decrypt(CiphertextBlob=blob)["Plaintext"] == b"in the token"
+        cb.disconnect_custom_key_store(CustomKeyStoreId=cks)
+        took, e = until_refused(lambda: ca.encrypt(KeyId=key, Plaintext=b"p"), limit=BOUND)
+        assert error_code(e) == "KMSInvalidStateException"
+        report(capsys, f"DisconnectCustomKeyStore on B refused on A after {took * 1000:.1f} ms")
+        [entry] = ca.describe_custom_key_stores(CustomKeyStoreId=cks)["CustomKeyStores"]
+        assert entry["ConnectionState"] == "DISCONNECTED"
+        cb.connect_custom_key_store(CustomKeyStoreId=cks)
+        assert ca.decrypt(CiphertextBlob=blob)["Plaintext"] == b"in the token"
     finally:
         a.stop()
         b.stop()
