@@ -49,6 +49,14 @@ pub struct InitArgs {
     /// a data directory sealed under a root key file is resealed under it.
     #[arg(long, value_name = "PKCS11-URI")]
     root_key: Option<String>,
+    /// The PostgreSQL store nodes share (as `serve --store`): with
+    /// --root-key, every node's records move to the token (stop the nodes
+    /// first; each then opens the token).
+    #[arg(long, value_name = "URL", requires = "root_key")]
+    store: Option<String>,
+    /// This node's name in the shared store (as `serve --node-id`).
+    #[arg(long, requires = "store")]
+    node_id: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +101,13 @@ pub enum DebugCommand {
 }
 
 pub fn init_cmd(a: InitArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
-    let dir = keyward::service::DataDir::new(&a.data);
+    let mut dir = keyward::service::DataDir::new(&a.data);
+    if let Some(url) = &a.store {
+        dir = dir.with_store(url.clone());
+    }
+    if let Some(node) = &a.node_id {
+        dir = dir.with_node(node.clone());
+    }
     if let Some(text) = &a.root_key {
         let uri =
             keyward::hsm::Pkcs11Uri::parse(text).map_err(|e| miette::miette!("--root-key: {e}"))?;

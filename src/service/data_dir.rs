@@ -219,6 +219,9 @@ impl DataDir {
     /// is removed.
     pub fn init_in_token(&self, uri: &Pkcs11Uri) -> Result<TokenInit, KmsError> {
         crate::files::private_dir(&self.root).map_err(|e| self.io(e))?;
+        if self.store.is_some() {
+            self.keep_node()?;
+        }
         let store = self.open_store()?;
         let named = uri.without_pin().to_string();
         if let Some(current) = stored_uri(&store)? {

@@ -484,3 +484,32 @@ def test_connection_settings_come_from_the_environment_and_custom_key_stores_spa
     finally:
         a.stop()
         b.stop()
+
+
+def test_nodes_share_a_root_key_in_an_hsm(pg, site):
+    """`keyward init --root-key pkcs11:... --store URL` keeps the shared
+    store's root key in a token; every node then opens it there (no root
+    key file, no KEYWARD_ROOT_KEY) and what one node seals, another opens."""
+    pin = "root-pin-1234"
+    conf = softhsm_tokens(os.path.join(site["base"], "root-hsm"), ("shared-root", pin))
+    pg.psql("CREATE DATABASE hsmroot")
+    url = f"postgresql://keyward@127.0.0.1:{pg.port}/hsmroot"
+    uri = f"pkcs11:token=shared-root;object=keyward-root?module-path={SOFTHSM}"
+    env = {"SOFTHSM2_CONF": conf, "KEYWARD_PKCS11_PIN": pin, "KEYWARD_ROOT_KEY": ""}
+    a = Node(site, "root-a", url, env=env)
+    init = subprocess.run([keyward_bin(), "init", "--data", a.data, "--root-key", uri, "--store", url,
+                           "--node-id", a.name], capture_output=True, text=True, timeout=60,
+                          env={**quiet_env(), **env})
+    assert init.returncode == 0, init.stderr
+    assert "generated in the token" in init.stdout
+    a.start()
+    b = Node(site, "root-b", url, env=env).start()
+    try:
+        key = a.client().create_key()["KeyMetadata"]["KeyId"]
+        blob = a.client().encrypt(KeyId=key, Plaintext=b"sealed by the token")["CiphertextBlob"]
+        assert b.client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"sealed by the token"
+        for n in (a, b):
+            assert not os.path.exists(os.path.join(n.data, "root.key"))
+    finally:
+        a.stop()
+        b.stop()
