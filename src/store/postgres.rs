@@ -267,11 +267,8 @@ impl PgSession<'_> {
         let sql = postgres_placeholders(sql);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let n = self.pg.block_on(async {
-            let stmt = client.prepare_cached(&sql).await?;
-            tokio::time::timeout(TIMEOUT, client.execute(&stmt, &params))
-                .await
-                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
-                .map_err(StoreError::from)
+            let stmt = in_time(client.prepare_cached(&sql)).await?;
+            in_time(client.execute(&stmt, &params)).await
         })?;
         usize::try_from(n).map_err(|_| StoreError::new("row count"))
     }
@@ -281,23 +278,15 @@ impl PgSession<'_> {
         let sql = postgres_placeholders(sql);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let rows = self.pg.block_on(async {
-            let stmt = client.prepare_cached(&sql).await?;
-            tokio::time::timeout(TIMEOUT, client.query(&stmt, &params))
-                .await
-                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
-                .map_err(StoreError::from)
+            let stmt = in_time(client.prepare_cached(&sql)).await?;
+            in_time(client.query(&stmt, &params)).await
         })?;
         rows.iter().map(row).collect()
     }
 
     pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         let client = self.client()?;
-        self.pg.block_on(async {
-            tokio::time::timeout(TIMEOUT, client.batch_execute(sql))
-                .await
-                .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
-                .map_err(StoreError::from)
-        })
+        self.pg.block_on(in_time(client.batch_execute(sql)))
     }
 
     /// Records the keys a transaction changed and notifies the nodes; both
@@ -332,6 +321,17 @@ impl PgSession<'_> {
             drop(deadpool_postgres::Object::take(c));
         }
     }
+}
+
+/// `f`, given up after [`TIMEOUT`] (the server gives up too: its
+/// `statement_timeout` is the same).
+async fn in_time<T>(
+    f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(TIMEOUT, f)
+        .await
+        .map_err(|_| StoreError::timeout("postgresql: statement timed out"))?
+        .map_err(StoreError::from)
 }
 
 /// The connection settings: `url`, then the `PG*` environment variables
