@@ -94,7 +94,10 @@ impl KeyService {
         let record = match self.cache.record(key_id, |k| &k.scope.region == region) {
             Some(k) => Some(k),
             // Not cached, or cached only in other Regions.
-            None => self.cache(self.store.key_in_region(region, key_id)?),
+            None => {
+                let since = self.cache.since();
+                self.cache(self.store.key_in_region(region, key_id)?, since)
+            }
         };
         self.due(record.ok_or_else(missing)?, missing)
     }
@@ -178,12 +181,14 @@ impl KeyService {
         }
         // Not cached, or cached only in other scopes (a multi-Region key's
         // other Regions, or another account's key of the same id).
-        Ok(self.cache(self.store.key(scope, key_id)?))
+        let since = self.cache.since();
+        Ok(self.cache(self.store.key(scope, key_id)?, since))
     }
 
-    fn cache(&self, k: Option<KeyRecord>) -> Option<KeyRecord> {
+    /// Caches a record read from the store when the count was `since`.
+    fn cache(&self, k: Option<KeyRecord>, since: u64) -> Option<KeyRecord> {
         if let Some(k) = &k {
-            self.cache.put_record(k);
+            self.cache.put_record(k, since);
         }
         k
     }
@@ -194,12 +199,13 @@ impl KeyService {
         key: &KeyRecord,
         journal: &mut dyn Journal,
     ) -> Result<(), KmsError> {
+        let since = self.cache.since();
         self.store.update_key(key, journal)?;
         if key.is_multi_region() {
             // The rotation schedule reached every Region's record.
             self.cache.drop_records(&key.key_id);
         }
-        self.cache.put_record(key);
+        self.cache.put_record(key, since);
         Ok(())
     }
 
@@ -246,10 +252,11 @@ impl KeyService {
         if !deleted {
             return Ok(key);
         }
+        let since = self.cache.since();
         Ok(self
             .store
             .key(&key.scope, &key.key_id)?
-            .inspect(|k| self.cache.put_record(k))
+            .inspect(|k| self.cache.put_record(k, since))
             .unwrap_or(key))
     }
 
@@ -356,6 +363,7 @@ impl KeyService {
         let sealed = match self.cache.sealed(key, version) {
             Some(s) => s,
             None => {
+                let since = self.cache.since();
                 let v = self.store.version(key, version)?.ok_or_else(|| {
                     KmsError::new(
                         ErrorKind::InvalidCiphertext,
@@ -371,7 +379,7 @@ impl KeyService {
                         format!("{} is pending import.", key.arn),
                     )
                 })?);
-                self.cache.put_sealed(key, version, s.clone());
+                self.cache.put_sealed(key, version, s.clone(), since);
                 s
             }
         };

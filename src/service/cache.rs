@@ -37,6 +37,11 @@ pub(super) struct Caches {
     /// Imported keys: when their first present material expires (`None`:
     /// never), so a request need not read the versions to know.
     expiries: RwLock<HashMap<String, Option<i64>>>,
+    /// Counts what other nodes changed: something read from the store (or
+    /// written to it) before a change of another node is not cached after
+    /// it, as it may be what that change replaced. (Always 0 on the
+    /// embedded store.)
+    foreign: AtomicU64,
     /// Counts changes other nodes made to custom key stores (any of them):
     /// a store whose record was last read before the latest change is read
     /// again before this node uses its connection to it.
@@ -67,8 +72,22 @@ impl Caches {
             .and_then(|rs| rs.iter().find(|k| matches(k)).cloned())
     }
 
-    pub(super) fn put_record(&self, key: &KeyRecord) {
+    /// The count to give the `put_*` methods for what is about to be read
+    /// from (or written to) the store.
+    pub(super) fn since(&self) -> u64 {
+        self.foreign.load(Ordering::Acquire)
+    }
+
+    /// Whether nothing another node changed arrived since `since`.
+    fn current(&self, since: u64) -> bool {
+        self.foreign.load(Ordering::Acquire) == since
+    }
+
+    pub(super) fn put_record(&self, key: &KeyRecord, since: u64) {
         let mut records = write(&self.records);
+        if !self.current(since) {
+            return;
+        }
         let rs = records.entry(key.key_id.clone()).or_default();
         rs.retain(|k| k.arn != key.arn);
         rs.push(key.clone());
@@ -83,6 +102,9 @@ impl Caches {
     /// Forgets what is cached of `key_id` in every Region, or of every key
     /// for `*` (another node changed it).
     pub(super) fn forget(&self, key_id: &str) {
+        // First the count, then the maps: a put that checks the count
+        // under a map's lock either precedes the removal or sees the count.
+        self.foreign.fetch_add(1, Ordering::AcqRel);
         if key_id.starts_with(STORE_CHANGE) {
             self.stores_changed.fetch_add(1, Ordering::AcqRel);
             return;
@@ -145,16 +167,22 @@ impl Caches {
         read(&self.expiries).get(&key.arn).copied()
     }
 
-    pub(super) fn put_expiry(&self, key: &KeyRecord, expiry: Option<i64>) {
-        write(&self.expiries).insert(key.arn.clone(), expiry);
+    pub(super) fn put_expiry(&self, key: &KeyRecord, expiry: Option<i64>, since: u64) {
+        let mut expiries = write(&self.expiries);
+        if self.current(since) {
+            expiries.insert(key.arn.clone(), expiry);
+        }
     }
 
     pub(super) fn tables(&self, key: &KeyRecord) -> Option<Arc<KeyTables>> {
         read(&self.tables).get(&key.arn).cloned()
     }
 
-    pub(super) fn put_tables(&self, key: &KeyRecord, tables: Arc<KeyTables>) {
-        write(&self.tables).insert(key.arn.clone(), tables);
+    pub(super) fn put_tables(&self, key: &KeyRecord, tables: Arc<KeyTables>, since: u64) {
+        let mut cached = write(&self.tables);
+        if self.current(since) {
+            cached.insert(key.arn.clone(), tables);
+        }
     }
 
     pub(super) fn drop_tables(&self, key: &KeyRecord) {
@@ -196,8 +224,17 @@ impl Caches {
         read(&self.sealed).get(&(key.arn.clone(), version)).cloned()
     }
 
-    pub(super) fn put_sealed(&self, key: &KeyRecord, version: u32, sealed: Arc<Vec<u8>>) {
-        write(&self.sealed).insert((key.arn.clone(), version), sealed);
+    pub(super) fn put_sealed(
+        &self,
+        key: &KeyRecord,
+        version: u32,
+        sealed: Arc<Vec<u8>>,
+        since: u64,
+    ) {
+        let mut cached = write(&self.sealed);
+        if self.current(since) {
+            cached.insert((key.arn.clone(), version), sealed);
+        }
     }
 
     pub(super) fn public_key(&self, key: &KeyRecord, version: u32) -> Option<Arc<Vec<u8>>> {
@@ -206,7 +243,16 @@ impl Caches {
             .cloned()
     }
 
-    pub(super) fn put_public_key(&self, key: &KeyRecord, version: u32, public: Arc<Vec<u8>>) {
-        write(&self.public_keys).insert((key.arn.clone(), version), public);
+    pub(super) fn put_public_key(
+        &self,
+        key: &KeyRecord,
+        version: u32,
+        public: Arc<Vec<u8>>,
+        since: u64,
+    ) {
+        let mut cached = write(&self.public_keys);
+        if self.current(since) {
+            cached.insert((key.arn.clone(), version), public);
+        }
     }
 }

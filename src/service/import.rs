@@ -367,10 +367,11 @@ impl KeyService {
             key.current_version = 1;
         }
         key.state = state_with(&key, &versions);
+        let since = self.cache.since();
         self.store
             .put_versions(&key, &[record], &mut self.journal(call, id))?;
         self.cache.drop_material(&key);
-        self.cache.put_record(&key);
+        self.cache.put_record(&key, since);
         Ok(KeyMaterialResponse {
             key_id: key.arn,
             key_material_id: material_id,
@@ -470,10 +471,11 @@ impl KeyService {
         versions.retain(|v| v.version != erased.version);
         versions.push(erased.clone());
         key.state = state_with(&key, &versions);
+        let since = self.cache.since();
         self.store
             .put_versions(&key, &[erased], &mut self.journal(call, id))?;
         self.cache.drop_material(&key);
-        self.cache.put_record(&key);
+        self.cache.put_record(&key, since);
         Ok(KeyMaterialResponse {
             key_id: key.arn,
             key_material_id: material_id,
@@ -492,6 +494,7 @@ impl KeyService {
         {
             return Ok(key);
         }
+        let since = self.cache.since();
         let mut versions = self.store.versions(&key)?;
         let next = versions
             .iter()
@@ -499,7 +502,7 @@ impl KeyService {
             .filter_map(|v| v.valid_to)
             .min();
         if next.is_none_or(|t| t > now) {
-            self.cache.put_expiry(&key, next);
+            self.cache.put_expiry(&key, next, since);
             return Ok(key);
         }
         let expired: Vec<VersionRecord> = versions
@@ -521,6 +524,7 @@ impl KeyService {
         }
         let before = key.clone();
         key.state = state_with(&key, &versions);
+        let since = self.cache.since();
         self.store.put_versions(
             &key,
             &expired,
@@ -531,7 +535,7 @@ impl KeyService {
             },
         )?;
         self.cache.drop_material(&key);
-        self.cache.put_record(&key);
+        self.cache.put_record(&key, since);
         Ok(key)
     }
 
@@ -562,9 +566,10 @@ impl KeyService {
             ..pending.clone()
         };
         key.current_version = promoted.version;
+        let since = self.cache.since();
         self.store
             .put_versions(&key, &[promoted], &mut self.journal(call, id))?;
-        self.cache.put_record(&key);
+        self.cache.put_record(&key, since);
         Ok(())
     }
 }

@@ -289,6 +289,7 @@ impl KeyService {
         call.resources
             .push((key.scope.account.0.clone(), key.arn.clone()));
         let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
+        let since = self.cache.since();
         if !self
             .store
             .insert_key(&key, &versions, &tags, &mut self.journal(call, id))
@@ -304,6 +305,7 @@ impl KeyService {
                 policy: Arc::new(compiled),
                 grants: Arc::default(),
             }),
+            since,
         );
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key)?,

@@ -215,6 +215,7 @@ impl KeyService {
             .iter()
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect();
+        let since = self.cache.since();
         if !self
             .store
             .insert_key(&replica, &versions, &tag_pairs, &mut self.journal(call, id))?
@@ -222,7 +223,7 @@ impl KeyService {
             return Err(exists());
         }
         self.cache.drop_records(&replica.key_id);
-        self.cache.put_tables(&replica, tables);
+        self.cache.put_tables(&replica, tables, since);
         Ok(ReplicateKeyResponse {
             replica_key_metadata: self.metadata(&replica)?,
             replica_policy: replica.policy,

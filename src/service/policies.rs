@@ -74,6 +74,7 @@ impl KeyService {
         )?;
         let compiled = self.check_new_policy(id, &key, &input.policy, bypass)?;
         key.policy = input.policy;
+        let since = self.cache.since();
         self.save_key(&key, &mut self.journal(call, id))?;
         let grants = self.key_tables(&key)?.grants.clone();
         self.cache.put_tables(
@@ -82,6 +83,7 @@ impl KeyService {
                 policy: Arc::new(compiled),
                 grants,
             }),
+            since,
         );
         Ok(Empty {})
     }

@@ -220,12 +220,13 @@ impl KeyService {
         if let Some(p) = self.cache.public_key(key, key.current_version) {
             return Ok(p);
         }
+        let since = self.cache.since();
         let material = self.material(permit, key, key.current_version)?;
         let public = std::sync::Arc::new(
             asymmetric::public_key(&key.key_spec, &material).map_err(crypto_failed)?,
         );
         self.cache
-            .put_public_key(key, key.current_version, public.clone());
+            .put_public_key(key, key.current_version, public.clone(), since);
         Ok(public)
     }
 

@@ -33,13 +33,14 @@ impl KeyService {
         let label = match self.cache.sealed(key, version) {
             Some(l) => l,
             None => {
+                let since = self.cache.since();
                 let l = Arc::new(
                     self.store
                         .version(key, version)?
                         .and_then(|v| v.sealed)
                         .ok_or_else(missing)?,
                 );
-                self.cache.put_sealed(key, version, l.clone());
+                self.cache.put_sealed(key, version, l.clone(), since);
                 l
             }
         };
