@@ -114,12 +114,20 @@ def server():
     with open(ids, "w") as f:
         json.dump({"identities": list(IDENTITIES.values())}, f)
     conf = softhsm_tokens(os.path.join(workdir, "hsm"), ("e2e-cluster", E2E_CLUSTER_PIN))
+    # KEYWARD_E2E_STORE=postgresql: the same suite against a node of a
+    # shared PostgreSQL store (scripts/test-all runs it both ways).
+    store, pg = [], None
+    if os.environ.get("KEYWARD_E2E_STORE") == "postgresql":
+        from pgcluster import Cluster
+
+        pg = Cluster()
+        store = ["--store", pg.url, "--node-id", "e2e"]
     proc = subprocess.Popen(
         # Quotas off: the suite creates keys faster than AWS's 5 CreateKey/s;
         # test_quotas.py starts its own server with quotas on.
         [binary, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
          "--data", os.path.join(workdir, "data"), "--identities", ids, "--quotas", "off",
-         "--cloudhsm-cluster", f"{E2E_CLUSTER}=pkcs11:token=e2e-cluster?module-path={SOFTHSM}"],
+         "--cloudhsm-cluster", f"{E2E_CLUSTER}=pkcs11:token=e2e-cluster?module-path={SOFTHSM}", *store],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -132,12 +140,14 @@ def server():
         raise RuntimeError(f"keyward serve did not start: {line}{proc.stdout.read()}")
     endpoint = match.group(1)
     metrics = re.search(r"metrics on (http://[0-9.:]+/metrics)", line).group(1)
-    yield {"endpoint": endpoint, "metrics": metrics, "workdir": workdir, "proc": proc}
+    yield {"endpoint": endpoint, "metrics": metrics, "workdir": workdir, "proc": proc, "store": store}
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    if pg:
+        pg.remove()
     shutil.rmtree(workdir, ignore_errors=True)
 
 
