@@ -46,7 +46,7 @@ impl From<tokio_postgres::Error> for StoreError {
                 db.message(),
                 db.code().code()
             )),
-            None => StoreError::new(format!("postgresql: {e}")),
+            None => StoreError::new(format!("postgresql: {}", with_causes(&e))),
         }
     }
 }
@@ -75,6 +75,21 @@ impl ToSql for Val<'_> {
     }
 
     to_sql_checked!();
+}
+
+/// An error and the errors that caused it ("error connecting to server:
+/// Connection refused").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn row(r: &tokio_postgres::Row) -> Result<Row, StoreError> {
@@ -222,7 +237,8 @@ impl Postgres {
             deadpool_postgres::PoolError::Timeout(_) => {
                 StoreError::timeout(format!("postgresql: no connection in time ({e})"))
             }
-            e => StoreError::new(format!("postgresql: {e}")),
+            deadpool_postgres::PoolError::Backend(e) => StoreError::from(e),
+            e => StoreError::new(format!("postgresql: {}", with_causes(&e))),
         })?;
         Ok(PgSession {
             pg: self,
@@ -344,9 +360,11 @@ fn config(url: &str) -> Result<Config, StoreError> {
         Some(port) => with_port(url, &port),
         None => url.to_owned(),
     };
-    let mut c: Config = url
-        .parse()
-        .map_err(|e| StoreError::new(format!("--store: {e}")))?;
+    let mut c: Config = url.parse().map_err(|e| {
+        StoreError::new(format!(
+            "--store: {e}: expected postgresql://USER@HOST:PORT/DATABASE or key=value settings"
+        ))
+    })?;
     if c.get_hosts().is_empty() {
         c.host(env("PGHOST").as_deref().unwrap_or("localhost"));
     }

@@ -513,3 +513,18 @@ def test_nodes_share_a_root_key_in_an_hsm(pg, site):
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_store_that_cannot_be_reached_is_named_and_the_node_does_not_start(pg, site):
+    base = os.path.join(site["base"], "unreachable")
+    cases = [
+        (f"postgresql://keyward@127.0.0.1:{pg.port}/no_such_database", 'database "no_such_database" does not exist'),
+        (f"postgresql://nobody@127.0.0.1:{pg.port}/keyward", 'role "nobody" does not exist'),
+        ("mysql://db/keyward", "expected postgresql://USER@HOST:PORT/DATABASE"),
+    ]
+    for i, (url, says) in enumerate(cases):
+        out = subprocess.run([keyward_bin(), "serve", "--listen", "127.0.0.1:0", "--data", f"{base}-{i}",
+                              "--store", url], capture_output=True, text=True, timeout=60,
+                             env={**quiet_env(), "KEYWARD_ROOT_KEY": site["root"]})
+        assert out.returncode != 0
+        assert says in " ".join(out.stderr.replace("│", " ").split()), out.stderr
