@@ -499,7 +499,37 @@ async fn check(pool: Pool, shared: Arc<Shared>, mut previous: i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::with_port;
+    use super::*;
+
+    fn shared(node: &str) -> (Arc<Shared>, Arc<Mutex<Vec<String>>>) {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&told);
+        let s = Arc::new(Shared {
+            node: node.to_owned(),
+            subscribers: Mutex::new(vec![Arc::new(move |k: &str| {
+                into.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(k.to_owned());
+            })]),
+            notified: AtomicI64::new(0),
+            notify: true,
+        });
+        (s, told)
+    }
+
+    #[test]
+    fn notifications_tell_other_nodes_changes_and_count_every_change() {
+        let (s, told) = shared("a");
+        s.received("7 b 1234abcd-key");
+        s.received("9 a mine");
+        s.received("8 b custom-key-store/cks-1");
+        s.received("garbled");
+        let told = told.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // A node's own change is in its cache already; a payload that does
+        // not parse may have been anything.
+        assert_eq!(told, ["1234abcd-key", "custom-key-store/cks-1", EVERYTHING]);
+        assert_eq!(s.notified.load(Ordering::Acquire), 9);
+    }
 
     #[test]
     fn pgport_fills_a_port_the_url_leaves_out_and_nothing_else() {
