@@ -200,10 +200,17 @@ impl Postgres {
             pool,
             shared,
         };
-        let delivers = pg
-            .session()?
-            .execute("SELECT pg_notify(?1, '')", &[Val::Text(CHANNEL)])
-            .is_ok();
+        // The probe runs in a transaction that rolls back, so that no
+        // node hears it.
+        let delivers = {
+            let mut probe = pg.session()?;
+            probe.batch("BEGIN")?;
+            let ok = probe
+                .execute("SELECT pg_notify(?1, '')", &[Val::Text(CHANNEL)])
+                .is_ok();
+            probe.batch("ROLLBACK")?;
+            ok
+        };
         if !delivers && let Some(shared) = Arc::get_mut(&mut pg.shared) {
             shared.notify = false;
         }
