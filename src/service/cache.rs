@@ -83,6 +83,22 @@ impl Caches {
         self.foreign.load(Ordering::Acquire) == since
     }
 
+    /// Caches `value` under `key` in `map` unless another node's change
+    /// arrived since `since` (checked under the map's lock, which
+    /// [`Caches::forget`] takes after counting the change).
+    fn put_current<K: std::hash::Hash + Eq, V>(
+        &self,
+        map: &RwLock<HashMap<K, V>>,
+        key: K,
+        value: V,
+        since: u64,
+    ) {
+        let mut cached = write(map);
+        if self.current(since) {
+            cached.insert(key, value);
+        }
+    }
+
     pub(super) fn put_record(&self, key: &KeyRecord, since: u64) {
         let mut records = write(&self.records);
         if !self.current(since) {
@@ -168,10 +184,7 @@ impl Caches {
     }
 
     pub(super) fn put_expiry(&self, key: &KeyRecord, expiry: Option<i64>, since: u64) {
-        let mut expiries = write(&self.expiries);
-        if self.current(since) {
-            expiries.insert(key.arn.clone(), expiry);
-        }
+        self.put_current(&self.expiries, key.arn.clone(), expiry, since);
     }
 
     pub(super) fn tables(&self, key: &KeyRecord) -> Option<Arc<KeyTables>> {
@@ -179,10 +192,7 @@ impl Caches {
     }
 
     pub(super) fn put_tables(&self, key: &KeyRecord, tables: Arc<KeyTables>, since: u64) {
-        let mut cached = write(&self.tables);
-        if self.current(since) {
-            cached.insert(key.arn.clone(), tables);
-        }
+        self.put_current(&self.tables, key.arn.clone(), tables, since);
     }
 
     pub(super) fn drop_tables(&self, key: &KeyRecord) {
@@ -231,10 +241,7 @@ impl Caches {
         sealed: Arc<Vec<u8>>,
         since: u64,
     ) {
-        let mut cached = write(&self.sealed);
-        if self.current(since) {
-            cached.insert((key.arn.clone(), version), sealed);
-        }
+        self.put_current(&self.sealed, (key.arn.clone(), version), sealed, since);
     }
 
     pub(super) fn public_key(&self, key: &KeyRecord, version: u32) -> Option<Arc<Vec<u8>>> {
@@ -250,9 +257,6 @@ impl Caches {
         public: Arc<Vec<u8>>,
         since: u64,
     ) {
-        let mut cached = write(&self.public_keys);
-        if self.current(since) {
-            cached.insert((key.arn.clone(), version), public);
-        }
+        self.put_current(&self.public_keys, (key.arn.clone(), version), public, since);
     }
 }
