@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::catalog::Action;
 use keyward::compile::{CompiledPolicy, DecisionTable, GrantIndex, PolicyKind};
-use keyward::eval::{Caller, DecisionKind, Request, decide, explain, grant_allows};
+use keyward::eval::{Caller, ContextValue, DecisionKind, Request, decide, explain, grant_allows};
 use keyward::policy::{Source, parse_grants, parse_policy};
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -27,15 +27,17 @@ fn key_policy(name: &str, text: &str) -> CompiledPolicy {
     CompiledPolicy::compile(&policy, PolicyKind::KeyPolicy, &source).expect("compiles")
 }
 
-fn req(caller: &str, action: &str) -> keyward::eval::RequestBuilder {
-    Request::builder(
-        Caller::parse(caller).expect("caller"),
-        Action::parse(action).expect("action"),
-    )
-    .resource(KEY)
-    .source_ip("10.1.2.3".parse().expect("ip"))
-    .secure_transport(true)
-    .current_time(time::OffsetDateTime::now_utc())
+/// A caller for the whole run (a request borrows its caller).
+fn caller(arn: &str) -> &'static Caller {
+    Box::leak(Box::new(Caller::parse(arn).expect("caller")))
+}
+
+fn req(who: &str, action: &str) -> keyward::eval::RequestBuilder<'static> {
+    Request::builder(caller(who), Action::parse(action).expect("action"))
+        .resource(KEY)
+        .source_ip("10.1.2.3".parse().expect("ip"))
+        .secure_transport(true)
+        .current_time(time::OffsetDateTime::now_utc())
 }
 
 fn ebs(c: &mut Criterion) {
@@ -71,32 +73,54 @@ fn ebs(c: &mut Criterion) {
     g.bench_function("explain_allow_via_ec2", |b| {
         b.iter(|| explain(black_box(&table), black_box(&allow)))
     });
-    // What the service does per request: from the authenticated caller
-    // (parsed once, when the identities were loaded), the operation name
-    // and the decoded input to the decision, as service/access.rs builds
-    // the request (the key's properties, the caller's context).
+    // What the service does per request (service/access.rs,
+    // `build_request`): from the authenticated caller (parsed once, when
+    // the identities were loaded), the operation's name, the key's record
+    // and the decoded input to the decision. The request borrows them all.
     let caller =
         Caller::parse("arn:aws:sts::111122223333:assumed-role/AppServer/i-0abc").expect("caller");
     let now = time::OffsetDateTime::now_utc();
     let ip: std::net::IpAddr = "10.1.2.3".parse().expect("ip");
+    let account = keyward::policy::ast::AccountId("111122223333".into());
+    let (spec, usage, origin) = (
+        "SYMMETRIC_DEFAULT".to_owned(),
+        "ENCRYPT_DECRYPT".to_owned(),
+        "AWS_KMS".to_owned(),
+    );
+    let via = "ec2.us-east-1.amazonaws.com".to_owned();
+    let context: std::collections::BTreeMap<String, String> = [(
+        "aws:ec2:arn".to_owned(),
+        "arn:aws:ec2:us-east-1:111122223333:volume/vol-1".to_owned(),
+    )]
+    .into();
+    let algorithm = ContextValue::one("SYMMETRIC_DEFAULT".to_owned());
+    let tags = std::collections::BTreeMap::new();
+    // The keys the service sets on every request, resolved once as
+    // service/access.rs resolves them.
+    let key = keyward::catalog::ContextKey::new;
+    let (k_spec, k_usage, k_origin, k_multi) = (
+        key("kms:KeySpec"),
+        key("kms:KeyUsage"),
+        key("kms:KeyOrigin"),
+        key("kms:MultiRegion"),
+    );
     g.bench_function("build_request_and_decide_allow_via_ec2", |b| {
         b.iter(|| {
             let action = Action::from_operation(black_box("Decrypt")).expect("action");
-            let req = Request::builder(caller.clone(), action)
+            let req = Request::builder(&caller, action)
                 .secure_transport(true)
                 .current_time(now)
                 .resource(KEY)
+                .key_account(&account)
+                .context_key(&k_spec, spec.as_str())
+                .context_key(&k_usage, usage.as_str())
+                .context_key(&k_origin, origin.as_str())
+                .context_key(&k_multi, "false")
                 .source_ip(ip)
-                .context("kms:KeySpec", "SYMMETRIC_DEFAULT")
-                .context("kms:KeyUsage", "ENCRYPT_DECRYPT")
-                .context("kms:KeyOrigin", "AWS_KMS")
-                .context("kms:MultiRegion", "false")
-                .context("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
-                .via_service("ec2.us-east-1.amazonaws.com")
-                .encryption_context(
-                    "aws:ec2:arn",
-                    "arn:aws:ec2:us-east-1:111122223333:volume/vol-1",
-                )
+                .via_service(via.as_str())
+                .context_value("kms:EncryptionAlgorithm", algorithm.borrowed())
+                .principal_tags(&tags)
+                .encryption_context_map(&context)
                 .build();
             decide(black_box(&table), &req)
         })

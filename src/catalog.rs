@@ -399,7 +399,15 @@ impl Action {
     }
 
     /// Parses an operation name without prefix (`Decrypt`), case-insensitively.
+    /// The name as AWS spells it (what a client's `X-Amz-Target` carries) is
+    /// one hash look-up.
     pub fn from_operation(name: &str) -> Option<Action> {
+        static EXACT: std::sync::OnceLock<keys::NameMap<&'static str, Action>> =
+            std::sync::OnceLock::new();
+        let exact = EXACT.get_or_init(|| Action::all().map(|a| (a.name(), a)).collect());
+        if let Some(a) = exact.get(name) {
+            return Some(*a);
+        }
         ACTIONS
             .iter()
             .position(|a| a.name.eq_ignore_ascii_case(name))
@@ -426,6 +434,41 @@ impl Action {
         let Some(info) = condition_key(name) else {
             return false;
         };
+        self.populates_info(info)
+    }
+
+    /// [`Action::populates`] for a resolved key: a known key is one bit of
+    /// a table built once.
+    pub fn populates_key(self, key: &ContextKey) -> bool {
+        match key {
+            ContextKey::Known(i) => self.populates_known(*i),
+            ContextKey::Named(name) => self.populates(name),
+        }
+    }
+
+    /// [`Action::populates`] for the known key with index `i`.
+    pub fn populates_known(self, i: usize) -> bool {
+        static TABLE: std::sync::OnceLock<Vec<u128>> = std::sync::OnceLock::new();
+        let table = TABLE.get_or_init(|| {
+            Action::all()
+                .map(|a| {
+                    CONDITION_KEYS
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, k)| *i < 128 && a.populates_info(k))
+                        .fold(0u128, |bits, (i, _)| bits | 1 << i)
+                })
+                .collect()
+        });
+        match table.get(self.index()) {
+            Some(bits) if i < 128 => bits & (1 << i) != 0,
+            _ => CONDITION_KEYS
+                .get(i)
+                .is_some_and(|k| self.populates_info(k)),
+        }
+    }
+
+    fn populates_info(self, info: &ConditionKeyInfo) -> bool {
         let matches = |k: &&str| k.eq_ignore_ascii_case(info.name);
         let universal = info.name.starts_with("aws:") && !SCOPED_GLOBAL_KEYS.iter().any(matches);
         universal

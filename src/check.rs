@@ -42,7 +42,7 @@ pub struct Witness {
     pub encryption_context: BTreeMap<String, String>,
     /// Other condition keys the request carries (not those that follow
     /// from the caller or the encryption context).
-    pub context: BTreeMap<String, ContextValue>,
+    pub context: BTreeMap<String, ContextValue<'static>>,
     /// Whether the caller's IAM policies were taken to allow everything.
     pub iam_allows_everything: bool,
     /// The decision the checked policy gives (and, for no-new-access, the
@@ -246,7 +246,7 @@ struct Dim {
     key: String,
     /// For `kms:EncryptionContext:<k>`: `<k>`, set as encryption context.
     context_key: Option<String>,
-    values: Vec<Option<ContextValue>>,
+    values: Vec<Option<ContextValue<'static>>>,
 }
 
 const OTHER: &str = "keyward-other";
@@ -493,7 +493,7 @@ fn dims(rows: &[&Row], grants: &[&crate::compile::CompiledGrant], action: Action
             let context_key = lower
                 .starts_with("kms:encryptioncontext:")
                 .then(|| key["kms:EncryptionContext:".len()..].to_owned());
-            let mut vals: Vec<Option<ContextValue>> = vec![None];
+            let mut vals: Vec<Option<ContextValue<'static>>> = vec![None];
             let mut pool: Vec<String> = values.into_iter().collect();
             // Between any two thresholds a key compares with, a value.
             let mut numbers: Vec<f64> = pool.iter().filter_map(|v| v.parse::<f64>().ok()).collect();
@@ -515,17 +515,14 @@ fn dims(rows: &[&Row], grants: &[&crate::compile::CompiledGrant], action: Action
             }
             if multi {
                 vals.push(Some(ContextValue::Many(Vec::new())));
-                vals.extend(
-                    pool.iter()
-                        .map(|v| Some(ContextValue::Many(vec![v.clone()]))),
-                );
-                vals.push(Some(ContextValue::Many(pool.clone())));
+                vals.extend(pool.iter().map(|v| Some(ContextValue::many([v.clone()]))));
+                vals.push(Some(ContextValue::many(pool.clone())));
             } else {
                 let bool_key = condition_key(&key).is_some_and(|i| i.ty == KeyType::Bool);
                 if bool_key {
                     pool = vec!["true".into(), "false".into()];
                 }
-                vals.extend(pool.into_iter().map(|v| Some(ContextValue::One(v))));
+                vals.extend(pool.into_iter().map(|v| Some(ContextValue::one(v))));
             }
             Dim {
                 key,
@@ -594,15 +591,14 @@ fn for_each_request(
     }
     let mut idx = vec![0usize; dims.len()];
     loop {
-        let mut b = Request::builder(caller.clone(), action).resource(resource);
+        let mut b = Request::builder(caller, action).resource(resource);
         for (d, &i) in dims.iter().zip(&idx) {
             match (&d.values[i], &d.context_key) {
                 (None, _) => {}
                 (Some(ContextValue::One(v)), Some(k)) => {
-                    b = b.encryption_context(k.clone(), v.clone())
+                    b = b.encryption_context(k.clone(), v.to_string())
                 }
-                (Some(ContextValue::One(v)), None) => b = b.context(&d.key, v.clone()),
-                (Some(ContextValue::Many(vs)), _) => b = b.context_values(&d.key, vs.clone()),
+                (Some(v), _) => b = b.context_value(&d.key, v.borrowed()),
             }
         }
         if visit(&b.build()) {
@@ -628,7 +624,7 @@ fn relevant<'a>(
     caller: &Caller,
     action: Action,
 ) -> (Vec<&'a Row>, Vec<&'a crate::compile::CompiledGrant>) {
-    let probe = Request::builder(caller.clone(), action).build();
+    let probe = Request::builder(caller, action).build();
     let rows = subjects
         .iter()
         .flat_map(|s| s.rows())
@@ -648,10 +644,11 @@ fn witness(subject: &Subject, iam: bool, req: &Request, baseline: Option<Decisio
     Witness {
         principal: req.caller.arn.clone(),
         action: req.action.to_string(),
-        resource: req.resource.clone(),
-        encryption_context: req.encryption_context.clone(),
+        resource: req.resource.to_string(),
+        encryption_context: req.encryption_context.clone().into_owned(),
         context: req
             .context()
+            .into_iter()
             .filter(|(k, _)| {
                 !k.starts_with("kms:EncryptionContext")
                     && !matches!(
@@ -666,7 +663,6 @@ fn witness(subject: &Subject, iam: bool, req: &Request, baseline: Option<Decisio
                             | "aws:username"
                     )
             })
-            .map(|(k, v)| (k, v.clone()))
             .collect(),
         iam_allows_everything: iam,
         decision: e.decision,
@@ -812,7 +808,9 @@ pub fn no_new_access(old: &Subject, new: &Subject) -> CheckReport {
     );
     // The old policy's side of each witness: why it denies.
     for w in &mut report.witnesses {
-        if let Some(req) = w.request() {
+        if let Some(caller) = w.caller()
+            && let Some(req) = w.request(&caller)
+        {
             w.baseline_reason = Some(explain(old.world(w.iam_allows_everything), &req).reason);
         }
     }
@@ -868,19 +866,19 @@ pub fn no_public_access(subject: &Subject, account: Option<&AccountId>) -> Check
 use crate::lint::Finding;
 
 impl Witness {
-    /// The request this witness stands for, ready to decide again.
-    pub fn request(&self) -> Option<Request> {
-        let caller = Caller::parse(&self.principal).ok()?;
-        let mut b =
-            Request::builder(caller, Action::parse(&self.action)?).resource(self.resource.clone());
-        for (k, v) in &self.encryption_context {
-            b = b.encryption_context(k.clone(), v.clone());
-        }
+    /// The caller of the request this witness stands for.
+    pub fn caller(&self) -> Option<Caller> {
+        Caller::parse(&self.principal).ok()
+    }
+
+    /// The request this witness stands for, by `caller` (see
+    /// [`Witness::caller`]), ready to decide again.
+    pub fn request<'a>(&'a self, caller: &'a Caller) -> Option<Request<'a>> {
+        let mut b = Request::builder(caller, Action::parse(&self.action)?)
+            .resource(self.resource.as_str())
+            .encryption_context_map(&self.encryption_context);
         for (k, v) in &self.context {
-            b = match v {
-                ContextValue::One(s) => b.context(k, s.clone()),
-                ContextValue::Many(vs) => b.context_values(k, vs.clone()),
-            };
+            b = b.context_value(k, v.borrowed());
         }
         Some(b.build())
     }
@@ -910,7 +908,7 @@ impl CheckReport {
                     format!(
                         "{k}={}",
                         match v {
-                            ContextValue::One(s) => s.clone(),
+                            ContextValue::One(s) => s.to_string(),
                             ContextValue::Many(vs) => format!("{vs:?}"),
                         }
                     )

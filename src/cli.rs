@@ -277,9 +277,9 @@ fn explain(a: ExplainArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
         )
     })?;
     let table = load_table(&a.policy, &a.iam_policies, &a.grants)?;
-    let mut b = Request::builder(caller, action).current_time(time::OffsetDateTime::now_utc());
+    let mut b = Request::builder(&caller, action).current_time(time::OffsetDateTime::now_utc());
     if let Some(r) = &a.resource {
-        b = b.resource(r.clone());
+        b = b.resource(r.as_str());
     }
     for c in &a.context {
         let (k, v) = pair(c, "--context")?;

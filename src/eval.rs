@@ -13,14 +13,18 @@
 //! the fast path and [`explain()`] reuses them to say which element of each
 //! statement failed.
 
+mod caller;
 pub mod explain;
 mod request;
+mod value;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+pub use caller::{BadCaller, Caller, CallerKind};
 pub use explain::{Explanation, explain};
-pub use request::{BadCaller, Caller, CallerKind, ContextValue, Request, RequestBuilder};
+pub use request::{Request, RequestBuilder, RequestParts};
+pub use value::{ContextValue, Text, Values, ValuesIter};
 
 use crate::catalog::{ContextKey, ResourceKind};
 use crate::compile::matcher::{ArnPattern, Part, Pattern, Template, ValueMatcher};
@@ -354,34 +358,35 @@ pub fn resource_matches(r: &ResourceMatcher, req: &Request) -> bool {
 
 /// Evaluates one (operator, key) condition.
 pub fn condition_holds(c: &CompiledCondition, req: &Request) -> bool {
-    if unresolved_in_condition(c, req).is_some() {
-        return false;
-    }
     let op = c.operator;
     let value = req.get_key(&c.lookup);
-    let values: &[String] = value.map_or(&[], ContextValue::as_slice);
+    let len = value.map_or(0, |v| v.len());
+    if len > 0 && op.base != BaseOperator::Null && unresolved_in_values(c, req).is_some() {
+        return false;
+    }
     if op.base == BaseOperator::Null {
-        let present = !values.is_empty();
+        let present = len > 0;
         return c
             .values
             .iter()
             .any(|m| matches!(m, ValueMatcher::Null(absent) if *absent != present));
     }
+    let values = || value.into_iter().flat_map(|v| v.iter());
     match op.qualifier {
-        None => match (value, values) {
-            (None, _) | (Some(_), []) => op.if_exists || op.base.is_negated(),
-            (Some(_), [one]) => single_holds(c, one, req),
+        None => match value.and_then(|v| v.only()) {
+            Some(one) => single_holds(c, one, req),
+            None if len == 0 => op.if_exists || op.base.is_negated(),
             // A single-valued operator never matches a multi-element value.
-            (Some(_), _) => false,
+            None => false,
         },
         Some(SetQualifier::ForAnyValue) => {
-            if values.is_empty() {
+            if len == 0 {
                 op.if_exists
             } else {
-                values.iter().any(|v| single_holds(c, v, req))
+                values().any(|v| single_holds(c, v, req))
             }
         }
-        Some(SetQualifier::ForAllValues) => values.iter().all(|v| single_holds(c, v, req)),
+        Some(SetQualifier::ForAllValues) => values().all(|v| single_holds(c, v, req)),
     }
 }
 
@@ -474,13 +479,16 @@ pub fn unresolved_in_resource<'r>(r: &'r ResourceMatcher, req: &Request) -> Opti
 /// Deny applies. When the key is absent nothing is compared: the
 /// missing-key rules decide (`...IfExists` and negated operators hold).
 pub fn unresolved_in_condition<'c>(c: &'c CompiledCondition, req: &Request) -> Option<&'c str> {
-    if c.operator.base == BaseOperator::Null
-        || req
-            .get_key(&c.lookup)
-            .is_none_or(|v| v.as_slice().is_empty())
+    if c.operator.base == BaseOperator::Null || req.get_key(&c.lookup).is_none_or(|v| v.is_empty())
     {
         return None;
     }
+    unresolved_in_values(c, req)
+}
+
+/// The first policy variable in a condition's values that the request
+/// cannot resolve, whether or not the condition's key is present.
+fn unresolved_in_values<'c>(c: &'c CompiledCondition, req: &Request) -> Option<&'c str> {
     c.values.iter().find_map(|m| match m {
         ValueMatcher::Text(t) | ValueMatcher::TextIgnoreCase(t) | ValueMatcher::Bool(t) => {
             match t {
@@ -544,11 +552,11 @@ fn resolve<'a>(t: &'a Template, req: &Request) -> Option<std::borrow::Cow<'a, st
 fn variable<'a>(
     key: &ContextKey,
     default: &'a Option<String>,
-    req: &'a Request,
+    req: &'a Request<'_>,
 ) -> Option<&'a str> {
-    match req.get_key(key).map(ContextValue::as_slice) {
-        Some([one]) => Some(one.as_str()),
-        _ => default.as_deref(),
+    match req.get_key(key).and_then(|v| v.only()) {
+        Some(one) => Some(one),
+        None => default.as_deref(),
     }
 }
 
@@ -578,10 +586,22 @@ fn arn_matches(p: &ArnPattern, v: &str, req: &Request) -> bool {
     match p {
         ArnPattern::Any => true,
         ArnPattern::Segments(segments) => {
-            let mut value = v.splitn(6, ':');
+            // The value's first five `:`-separated segments, then the rest
+            // (as `splitn(6, ':')`, scanning bytes: `:` is ASCII).
+            let mut rest = Some(v);
+            let mut next = |last: bool| {
+                let r = rest?;
+                match r.bytes().position(|b| b == b':').filter(|_| !last) {
+                    Some(i) => {
+                        rest = r.get(i + 1..);
+                        r.get(..i)
+                    }
+                    None => rest.take(),
+                }
+            };
             let mut n = 0;
             for seg in segments {
-                let Some(part) = value.next() else {
+                let Some(part) = next(n == 5) else {
                     return false;
                 };
                 if !pattern_matches(seg, part, req) {
@@ -589,7 +609,7 @@ fn arn_matches(p: &ArnPattern, v: &str, req: &Request) -> bool {
                 }
                 n += 1;
             }
-            n == segments.len() && value.next().is_none()
+            n == segments.len() && next(n == 5).is_none()
         }
     }
 }

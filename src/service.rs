@@ -225,22 +225,22 @@ enum Need {
 struct Facts {
     context: BTreeMap<String, String>,
     alias: Option<String>,
-    extra: Vec<(String, ContextValue)>,
+    extra: Vec<(String, ContextValue<'static>)>,
 }
 
 impl Facts {
     /// Facts holding one single-valued condition key.
     fn one(key: &str, value: impl Into<String>) -> Facts {
         Facts {
-            extra: vec![(key.to_owned(), ContextValue::One(value.into()))],
+            extra: vec![(key.to_owned(), ContextValue::one(value.into()))],
             ..Facts::default()
         }
     }
 }
 
 /// One single-valued condition key and its value.
-fn fact(key: &str, value: &str) -> (String, ContextValue) {
-    (key.to_owned(), ContextValue::One(value.to_owned()))
+fn fact(key: &str, value: &str) -> (String, ContextValue<'static>) {
+    (key.to_owned(), ContextValue::one(value.to_owned()))
 }
 
 const MAX_POLICY: usize = 32 * 1024;

@@ -392,7 +392,7 @@ fn a_service_principal_has_service_keys_and_no_principal_arn() {
     )
     .resource(KEY_ARN)
     .build();
-    let get = |k: &str| svc.get(k).cloned();
+    let get = |k: &str| svc.get(k);
     use keyward::eval::ContextValue::{Many, One};
     assert_eq!(
         get("aws:PrincipalServiceName"),
@@ -407,10 +407,10 @@ fn a_service_principal_has_service_keys_and_no_principal_arn() {
     let user = request(BOB, "kms:Decrypt").build();
     assert_eq!(user.get("aws:PrincipalServiceName"), None);
     assert_eq!(
-        user.get("aws:PrincipalIsAWSService").cloned(),
+        user.get("aws:PrincipalIsAWSService"),
         Some(One("false".into()))
     );
-    assert_eq!(user.get("aws:PrincipalArn").cloned(), Some(One(BOB.into())));
+    assert_eq!(user.get("aws:PrincipalArn"), Some(One(BOB.into())));
     // And a policy can tell them apart.
     let table = DecisionTable::new(key_policy(
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",

@@ -27,7 +27,8 @@ const APP_DECRYPT: &str = r#"{"Sid": "App", "Effect": "Allow", "Principal": {"AW
 /// Every witness, decided again, gets the decisions the report claims.
 fn verify_witnesses(report: &CheckReport, checked: &Subject, baseline: Option<&Subject>) {
     for w in &report.witnesses {
-        let req = w.request().expect("witness builds a request");
+        let caller = w.caller().expect("witness names a caller");
+        let req = w.request(&caller).expect("witness builds a request");
         assert_eq!(
             checked.decide(w.iam_allows_everything, &req),
             w.decision,

@@ -154,7 +154,7 @@ fn world() -> impl Strategy<Value = World> {
         .prop_map(|(key, iam, grants)| World { key, iam, grants })
 }
 
-fn requests() -> Vec<Request> {
+fn requests() -> Vec<Request<'static>> {
     let mut out = Vec::new();
     for c in CALLERS {
         for a in REQUEST_ACTIONS {
@@ -225,7 +225,8 @@ proptest! {
             }
         }
         for w in &report.witnesses {
-            let req = w.request().expect("request");
+            let caller = w.caller().expect("caller");
+            let req = w.request(&caller).expect("request");
             prop_assert!(sq.decide(w.iam_allows_everything, &req).is_allow());
             prop_assert!(!sp.decide(w.iam_allows_everything, &req).is_allow());
         }

@@ -461,7 +461,8 @@ fn the_evaluator_takes_the_key_account_it_is_given() {
         decide(&table, &request().build()).is_allow(),
         "the ARN alone says same-account"
     );
-    let owned_by_a = request().key_account(AccountId(A.into())).build();
+    let a = AccountId(A.into());
+    let owned_by_a = request().key_account(&a).build();
     assert!(
         !decide(&table, &owned_by_a).is_allow(),
         "A's key: B needs an IAM allow"

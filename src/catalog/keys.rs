@@ -141,8 +141,8 @@ pub static CONDITION_KEYS: &[ConditionKeyInfo] = &[
 /// The non-family keys' names, lowercased and as the catalog spells them,
 /// to their index: a name spelled either way is found without lowercasing
 /// it.
-fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize> {
-    static KEYS: std::sync::OnceLock<std::collections::HashMap<std::string::String, usize>> =
+fn exact_keys() -> &'static NameMap<std::string::String, usize> {
+    static KEYS: std::sync::OnceLock<NameMap<std::string::String, usize>> =
         std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
         CONDITION_KEYS
@@ -152,6 +152,52 @@ fn exact_keys() -> &'static std::collections::HashMap<std::string::String, usize
             .flat_map(|(i, k)| [(k.name.to_ascii_lowercase(), i), (k.name.to_owned(), i)])
             .collect()
     })
+}
+
+/// A fixed map from the catalog's own names, with a fast unkeyed hash. Its
+/// entries never come from input, so a keyed SipHash would guard against
+/// nothing while costing more than the look-up it guards (looking up any
+/// string, an attacker's too, is one hash and one probe of a table that
+/// never grows).
+pub(crate) type NameMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<WordHash>>;
+
+/// A multiply-rotate hash over eight bytes at a time (the scheme of
+/// rustc's FxHash), for short names.
+#[derive(Default)]
+pub(crate) struct WordHash(u64);
+
+impl WordHash {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl std::hash::Hasher for WordHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
 }
 
 fn exact_key_index(name: &str) -> Option<usize> {

@@ -40,7 +40,7 @@ pub struct RequestView {
     pub resource: String,
     pub key_account: Option<String>,
     pub same_account: bool,
-    pub context: BTreeMap<String, ContextValue>,
+    pub context: BTreeMap<String, ContextValue<'static>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -94,7 +94,7 @@ pub enum Mismatch {
         operator: String,
         key: String,
         expected: Vec<String>,
-        actual: Option<ContextValue>,
+        actual: Option<ContextValue<'static>>,
         reason: String,
     },
     /// A policy variable the request cannot resolve: the statement is
@@ -196,10 +196,10 @@ pub fn explain(table: &DecisionTable, req: &Request) -> Explanation {
         request: RequestView {
             principal: req.caller.arn.clone(),
             action,
-            resource: req.resource.clone(),
+            resource: req.resource.to_string(),
             key_account: req.key_account.as_ref().map(|a| a.0.clone()),
             same_account: req.same_account(),
-            context: req.context().map(|(k, v)| (k, v.clone())).collect(),
+            context: req.context().into_iter().collect(),
         },
         decided_by,
         statements,
@@ -310,7 +310,7 @@ pub fn explain_allow(table: &DecisionTable, req: &Request) -> Explanation {
         request: RequestView {
             principal: req.caller.arn.clone(),
             action: req.action.to_string(),
-            resource: req.resource.clone(),
+            resource: req.resource.to_string(),
             key_account: req.key_account.as_ref().map(|a| a.0.clone()),
             same_account: req.same_account(),
             context: BTreeMap::new(),
@@ -430,7 +430,7 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
     }
     if !resource_matches(resource, req) {
         return Some(Mismatch::Resource {
-            resource: req.resource.clone(),
+            resource: req.resource.to_string(),
             negated: resource.negated,
             patterns: resource.patterns.iter().map(|(p, _)| p.clone()).collect(),
         });
@@ -442,7 +442,7 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
             operator: c.operator.to_string(),
             key: c.key.clone(),
             expected: c.values_text.clone(),
-            actual: req.get_key(&c.lookup).cloned(),
+            actual: req.get_key(&c.lookup).map(|v| v.to_owned()),
             reason: condition_failure(c, req),
         })
 }
@@ -451,9 +451,10 @@ fn first_mismatch(row: &Row, req: &Request) -> Option<Mismatch> {
 fn condition_failure(c: &CompiledCondition, req: &Request) -> String {
     let op = c.operator;
     let key = &c.key;
-    let values = req
+    let values: Vec<&str> = req
         .get_key(&c.lookup)
-        .map_or(&[][..], ContextValue::as_slice);
+        .map_or_else(Vec::new, |v| v.iter().collect());
+    let values = values.as_slice();
     if op.base == BaseOperator::Null {
         return if values.is_empty() {
             format!("`{key}` is absent, and `Null` asks for it to be present")
@@ -476,7 +477,7 @@ fn condition_failure(c: &CompiledCondition, req: &Request) -> String {
             let bad = values
                 .iter()
                 .find(|v| !single_holds(c, v, req))
-                .map_or("", String::as_str);
+                .map_or("", |v| v);
             if TypedValue::parse(op.base, bad).is_none() {
                 return format!("`{bad}` is not a valid value for `{op}`");
             }
@@ -531,7 +532,7 @@ fn constraint_failure(g: &CompiledGrant, req: &Request) -> String {
         return "constraints not met".into();
     };
     match (&c.encryption_context_equals, &c.encryption_context_subset) {
-        (Some(want), _) if *want != req.encryption_context => format!(
+        (Some(want), _) if *want != *req.encryption_context => format!(
             "the grant requires encryption context exactly {}; the request has {actual}",
             show(want)
         ),

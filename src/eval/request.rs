@@ -1,259 +1,411 @@
 //! A request to decide: who calls, which action, on which key, with which
-//! condition context.
+//! condition context. A request borrows the caller, the key's properties
+//! and the call's input, and derives the global and KMS condition keys
+//! from them only when a policy asks for one: building a request for a
+//! common call copies no strings.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
+use std::net::IpAddr;
+use std::sync::{LazyLock, OnceLock};
 
-use crate::catalog::{Action, CONDITION_KEYS, ContextKey, condition_key};
-use crate::policy::ast::{AccountId, role_key};
+use super::caller::{Caller, CallerKind};
+use super::value::{ContextValue, Text, Values};
+use crate::catalog::{Action, CONDITION_KEYS, ConditionKeyInfo, ContextKey, condition_key};
+use crate::policy::ast::AccountId;
 
-/// The value of a condition key in a request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ContextValue {
-    One(String),
-    Many(Vec<String>),
+/// A request, with every condition key it carries. Its parts are boxed: a
+/// builder passes it by value from call to call, and moving a pointer is
+/// cheaper than moving the parts.
+#[derive(Debug, Clone)]
+pub struct Request<'a>(Box<RequestParts<'a>>);
+
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = RequestParts<'a>;
+    fn deref(&self) -> &RequestParts<'a> {
+        &self.0
+    }
 }
 
-impl ContextValue {
-    pub fn as_slice(&self) -> &[String] {
-        match self {
-            ContextValue::One(s) => std::slice::from_ref(s),
-            ContextValue::Many(v) => v,
+/// What a [`Request`] holds.
+#[derive(Debug, Clone)]
+pub struct RequestParts<'a> {
+    pub caller: &'a Caller,
+    pub action: Action,
+    /// The key ARN, or `*` for actions without a key resource.
+    pub resource: Text<'a>,
+    /// The account that owns the key.
+    pub key_account: Option<Cow<'a, AccountId>>,
+    pub encryption_context: Cow<'a, BTreeMap<String, String>>,
+    principal_tags: Cow<'a, BTreeMap<String, String>>,
+    via_service: Option<Text<'a>>,
+    source_ip: Option<IpAddr>,
+    secure_transport: Option<bool>,
+    current_time: Option<time::OffsetDateTime>,
+    /// The address and the time as text, formatted when a policy first
+    /// asks for them.
+    formatted: OnceLock<Formatted>,
+    /// Known keys set explicitly, by [`ContextKey::Known`] index, one entry
+    /// per key. They override the keys derived from the request.
+    known: Vec<(usize, ContextValue<'a>)>,
+    /// Which indexes below 128 `known` holds, so that a derived key is
+    /// found without a search.
+    known_bits: u128,
+    /// Other keys set explicitly: members of families such as
+    /// `kms:EncryptionContext:*`, and keys outside the catalog. One entry
+    /// per key.
+    named: Vec<Named<'a>>,
+}
+
+/// `aws:SourceIp`, `aws:CurrentTime` and `aws:EpochTime` as text.
+#[derive(Debug, Clone)]
+struct Formatted {
+    source_ip: String,
+    current_time: String,
+    epoch_time: String,
+}
+
+/// A key outside the catalog's fixed names, with its value.
+#[derive(Debug, Clone)]
+struct Named<'a> {
+    /// The family the key belongs to; none for a key outside the catalog.
+    family: Option<&'static ConditionKeyInfo>,
+    /// After the family's prefix, the rest of the name, lowercased;
+    /// without a family, the whole name, lowercased.
+    rest: String,
+    value: ContextValue<'a>,
+}
+
+impl Named<'_> {
+    /// Whether this is the key `name` (lowercased, as [`ContextKey`] holds it).
+    fn is(&self, name: &str) -> bool {
+        match self.family {
+            Some(f) => family_member(name, f) == Some(self.rest.as_str()),
+            None => name == self.rest,
+        }
+    }
+
+    /// The key's name in the catalog's spelling, with the rest lowercased.
+    fn spelled(&self) -> String {
+        match self.family {
+            Some(f) => format!("{}{}", f.name, self.rest),
+            None => self.rest.clone(),
         }
     }
 }
 
-/// What kind of identity a caller is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallerKind {
-    /// The account's root user.
-    Root,
-    User {
-        name: String,
-    },
-    /// A role named directly by its ARN.
-    Role {
-        name: String,
-    },
-    /// An assumed-role session `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`.
-    AssumedRole {
-        role_arn: String,
-        session: String,
-    },
-    FederatedUser {
-        name: String,
-    },
-    /// An AWS service principal such as `ec2.amazonaws.com`.
-    Service(String),
+/// For a (lowercased) name in `family`, the rest of the name after the
+/// family's prefix.
+fn family_member<'n>(name: &'n str, family: &ConditionKeyInfo) -> Option<&'n str> {
+    let n = family.name.len();
+    name.get(..n)
+        .filter(|p| p.eq_ignore_ascii_case(family.name))
+        .and_then(|_| name.get(n..))
 }
 
-/// The authenticated principal making a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub arn: String,
-    pub account: Option<AccountId>,
-    pub kind: CallerKind,
-    /// For a role or role session, [`role_key`]: how policies name it.
-    pub role: Option<String>,
+/// A lowercased name outside the catalog's fixed names, split at its
+/// family's prefix.
+fn split_named(name: String) -> (Option<&'static ConditionKeyInfo>, String) {
+    match condition_key(&name).filter(|k| k.family) {
+        Some(f) => (Some(f), name.get(f.name.len()..).unwrap_or("").to_owned()),
+        None => (None, name),
+    }
 }
 
-/// A caller that could not be understood.
-#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, PartialEq, Eq)]
-#[error(
-    "`{0}` is not a principal: expected an account id, an IAM or STS principal ARN, or a service principal such as `ec2.amazonaws.com`"
-)]
-#[diagnostic(code(keyward::bad_caller))]
-pub struct BadCaller(pub String);
+/// How a known key is derived from the request.
+#[derive(Debug, Clone, Copy)]
+enum Derivation {
+    PrincipalArn,
+    PrincipalType,
+    PrincipalAccount,
+    PrincipalIsService,
+    PrincipalServiceName,
+    PrincipalServiceNames,
+    Username,
+    CallerAccount,
+    ViaService,
+    ContextKeys,
+    SourceIp,
+    SecureTransport,
+    CurrentTime,
+    EpochTime,
+}
 
-impl Caller {
-    /// Parses `111122223333`, `arn:aws:iam::111122223333:root`,
-    /// `arn:aws:iam::ACCT:user/NAME`, `arn:aws:iam::ACCT:role/NAME`,
-    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`,
-    /// `arn:aws:sts::ACCT:federated-user/NAME`, or a service principal.
-    pub fn parse(s: &str) -> Result<Caller, BadCaller> {
-        let bad = || BadCaller(s.to_owned());
-        if let Some(account) = AccountId::parse(s) {
-            return Ok(Caller {
-                arn: account.root_arn(),
-                account: Some(account),
-                kind: CallerKind::Root,
-                role: None,
-            });
-        }
-        if !s.starts_with("arn:") {
-            if s.ends_with(".amazonaws.com") && !s.contains(char::is_whitespace) {
-                return Ok(Caller {
-                    arn: s.to_owned(),
-                    account: None,
-                    kind: CallerKind::Service(s.to_owned()),
-                    role: None,
-                });
-            }
-            return Err(bad());
-        }
-        let parts: Vec<&str> = s.splitn(6, ':').collect();
-        let [_, partition, service, _, account, resource] = parts.as_slice() else {
-            return Err(bad());
-        };
-        let account = AccountId::parse(account).ok_or_else(bad)?;
-        let last = |r: &str| r.rsplit('/').next().unwrap_or_default().to_owned();
-        let kind = match (*service, *resource) {
-            ("iam", "root") => CallerKind::Root,
-            ("iam", r) if r.starts_with("user/") => CallerKind::User { name: last(r) },
-            ("iam", r) if r.starts_with("role/") => CallerKind::Role { name: last(r) },
-            ("sts", r) if r.starts_with("assumed-role/") => {
-                let mut it = r.splitn(3, '/').skip(1);
-                let (Some(role), Some(session)) = (it.next(), it.next()) else {
-                    return Err(bad());
-                };
-                CallerKind::AssumedRole {
-                    role_arn: format!("arn:{partition}:iam::{account}:role/{role}"),
-                    session: session.to_owned(),
-                }
-            }
-            ("sts", r) if r.starts_with("federated-user/") => {
-                CallerKind::FederatedUser { name: last(r) }
-            }
-            _ => return Err(bad()),
-        };
-        if kind
-            == (CallerKind::User {
-                name: String::new(),
-            })
-            || kind
-                == (CallerKind::Role {
-                    name: String::new(),
-                })
+/// The keys the request derives, resolved once.
+struct Derived {
+    /// By [`ContextKey::Known`] index.
+    known: Vec<Option<Derivation>>,
+    context_keys: ContextKey,
+    principal_tag: Option<&'static ConditionKeyInfo>,
+    encryption_context: Option<&'static ConditionKeyInfo>,
+}
+
+static DERIVED: LazyLock<Derived> = LazyLock::new(|| {
+    use Derivation::*;
+    let mut known = vec![None; CONDITION_KEYS.len()];
+    for (name, how) in [
+        ("aws:PrincipalArn", PrincipalArn),
+        ("aws:PrincipalType", PrincipalType),
+        ("aws:PrincipalAccount", PrincipalAccount),
+        ("aws:PrincipalIsAWSService", PrincipalIsService),
+        ("aws:PrincipalServiceName", PrincipalServiceName),
+        ("aws:PrincipalServiceNamesList", PrincipalServiceNames),
+        ("aws:username", Username),
+        ("kms:CallerAccount", CallerAccount),
+        ("kms:ViaService", ViaService),
+        ("kms:EncryptionContextKeys", ContextKeys),
+        ("aws:SourceIp", SourceIp),
+        ("aws:SecureTransport", SecureTransport),
+        ("aws:CurrentTime", CurrentTime),
+        ("aws:EpochTime", EpochTime),
+    ] {
+        if let ContextKey::Known(i) = ContextKey::new(name)
+            && let Some(slot) = known.get_mut(i)
         {
-            return Err(bad());
+            *slot = Some(how);
         }
-        Ok(Caller {
-            arn: s.to_owned(),
-            account: Some(account),
-            role: role_key(s),
-            kind,
+    }
+    Derived {
+        known,
+        context_keys: ContextKey::new("kms:EncryptionContextKeys"),
+        principal_tag: condition_key("aws:PrincipalTag/-"),
+        encryption_context: condition_key("kms:EncryptionContext:-"),
+    }
+});
+
+impl<'a> Request<'a> {
+    pub fn builder(caller: &'a Caller, action: Action) -> RequestBuilder<'a> {
+        RequestBuilder(Request(Box::new(RequestParts {
+            caller,
+            action,
+            resource: Text::Borrowed("*"),
+            key_account: None,
+            encryption_context: Cow::Owned(BTreeMap::new()),
+            principal_tags: Cow::Owned(BTreeMap::new()),
+            via_service: None,
+            source_ip: None,
+            secure_transport: None,
+            current_time: None,
+            formatted: OnceLock::new(),
+            known: Vec::with_capacity(12),
+            known_bits: 0,
+            named: Vec::new(),
+        })))
+    }
+}
+
+impl<'a> RequestParts<'a> {
+    /// The value of a condition key, by name (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<ContextValue<'_>> {
+        self.get_key(&ContextKey::new(key)).map(|v| v.to_value())
+    }
+
+    /// The value of a resolved condition key: set explicitly, or derived
+    /// from the caller, the action, the encryption context and the
+    /// principal's tags.
+    pub fn get_key(&self, key: &ContextKey) -> Option<Values<'_>> {
+        match key {
+            ContextKey::Known(i) if *i < 128 && self.known_bits & (1 << i) == 0 => self.derived(*i),
+            ContextKey::Known(i) => match self.known.iter().find(|(k, _)| k == i) {
+                Some((_, v)) => Some(v.values()),
+                None => self.derived(*i),
+            },
+            ContextKey::Named(name) => match self.named.iter().find(|n| n.is(name)) {
+                Some(n) => Some(n.value.values()),
+                None => self.derived_member(name),
+            },
+        }
+    }
+
+    /// A known key derived from the request. The principal keys are the
+    /// ones AWS documents for each kind of caller (IAM User Guide, global
+    /// condition keys): an AWS service principal has
+    /// aws:PrincipalServiceName and aws:PrincipalServiceNamesList ("present
+    /// in the request when the call is made by an AWS service principal")
+    /// and no ARN; aws:PrincipalIsAWSService is in every signed request.
+    fn derived(&self, i: usize) -> Option<Values<'_>> {
+        use Derivation::*;
+        let caller = self.caller;
+        let service = match &caller.kind {
+            CallerKind::Service(name) => Some(name.as_str()),
+            _ => None,
+        };
+        let account = caller.account.as_ref().map(|a| Values::One(&a.0));
+        match DERIVED.known.get(i).copied().flatten()? {
+            PrincipalArn => service
+                .is_none()
+                .then(|| Values::One(caller.principal_arn())),
+            PrincipalType => service
+                .is_none()
+                .then(|| Values::One(caller.principal_type())),
+            PrincipalIsService => Some(Values::One(if service.is_some() {
+                "true"
+            } else {
+                "false"
+            })),
+            PrincipalServiceName => service.map(Values::One),
+            PrincipalServiceNames => service.map(Values::List),
+            PrincipalAccount => account,
+            CallerAccount => account.filter(|_| self.action.populates_known(i)),
+            Username => match &caller.kind {
+                CallerKind::User { name } => Some(Values::One(name)),
+                _ => None,
+            },
+            ViaService => self
+                .via_service
+                .as_ref()
+                .filter(|_| self.action.populates_known(i))
+                .map(|v| Values::One(v.as_str())),
+            ContextKeys => self
+                .has_context_keys()
+                .then(|| Values::Keys(&self.encryption_context)),
+            SourceIp => self
+                .source_ip
+                .map(|_| Values::One(&self.formatted().source_ip)),
+            SecureTransport => self
+                .secure_transport
+                .map(|tls| Values::One(if tls { "true" } else { "false" })),
+            CurrentTime => self
+                .current_time
+                .map(|_| Values::One(&self.formatted().current_time)),
+            EpochTime => self
+                .current_time
+                .map(|_| Values::One(&self.formatted().epoch_time)),
+        }
+    }
+
+    fn formatted(&self) -> &Formatted {
+        self.formatted.get_or_init(|| {
+            let time = self.current_time;
+            Formatted {
+                source_ip: self.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                current_time: time
+                    .and_then(|t| t.replace_nanosecond(0).ok())
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default(),
+                epoch_time: time
+                    .map(|t| t.unix_timestamp().to_string())
+                    .unwrap_or_default(),
+            }
         })
     }
 
-    pub fn is_root(&self) -> bool {
-        self.kind == CallerKind::Root
+    /// Whether the request carries its encryption context as condition
+    /// keys.
+    fn has_context_keys(&self) -> bool {
+        !self.encryption_context.is_empty() && self.action.populates_key(&DERIVED.context_keys)
     }
 
-    pub fn is_service(&self) -> bool {
-        matches!(self.kind, CallerKind::Service(_))
-    }
-
-    /// `aws:PrincipalArn`: for a role session, the role's ARN.
-    pub fn principal_arn(&self) -> &str {
-        match &self.kind {
-            CallerKind::AssumedRole { role_arn, .. } => role_arn,
-            _ => &self.arn,
+    /// A member of a family derived from the request:
+    /// `kms:EncryptionContext:<key>` and `aws:PrincipalTag/<key>`. Keys
+    /// compare without regard to ASCII case; of two that differ only in
+    /// case, the later in order wins.
+    fn derived_member(&self, name: &str) -> Option<Values<'_>> {
+        fn lookup<'m>(map: &'m BTreeMap<String, String>, rest: &str) -> Option<&'m str> {
+            map.iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(rest))
+                .map(|(_, v)| v.as_str())
         }
-    }
-
-    /// `aws:PrincipalType`.
-    pub fn principal_type(&self) -> &'static str {
-        match self.kind {
-            CallerKind::Root => "Account",
-            CallerKind::User { .. } => "User",
-            CallerKind::Role { .. } | CallerKind::AssumedRole { .. } => "AssumedRole",
-            CallerKind::FederatedUser { .. } => "FederatedUser",
-            CallerKind::Service(_) => "AWSService",
+        let d = &*DERIVED;
+        if let Some(rest) = d.encryption_context.and_then(|f| family_member(name, f)) {
+            if !self.has_context_keys() {
+                return None;
+            }
+            return lookup(&self.encryption_context, rest).map(Values::One);
         }
-    }
-
-    /// The ARNs a policy or grant may name to mean this caller: the caller's
-    /// own ARN and, for a role session, the role.
-    pub fn arns(&self) -> impl Iterator<Item = &str> {
-        let role = match &self.kind {
-            CallerKind::AssumedRole { role_arn, .. } => Some(role_arn.as_str()),
-            _ => None,
-        };
-        std::iter::once(self.arn.as_str()).chain(role)
-    }
-}
-
-impl fmt::Display for Caller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.arn)
-    }
-}
-
-/// A request, with every condition key it carries already derived.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub caller: Caller,
-    pub action: Action,
-    /// The key ARN, or `*` for actions without a key resource.
-    pub resource: String,
-    /// The account that owns the key.
-    pub key_account: Option<AccountId>,
-    pub encryption_context: BTreeMap<String, String>,
-    /// Values of the catalog's known keys, by [`ContextKey::Known`] index.
-    known: Vec<Option<ContextValue>>,
-    /// Values of other keys (families such as `kms:EncryptionContext:*`),
-    /// lowercased, sorted by key.
-    named: Vec<(String, ContextValue)>,
-}
-
-impl Request {
-    pub fn builder(caller: Caller, action: Action) -> RequestBuilder {
-        RequestBuilder {
-            caller,
-            action,
-            resource: None,
-            key_account: None,
-            encryption_context: BTreeMap::new(),
-            explicit: Vec::new(),
-            via_service: None,
-            principal_tags: BTreeMap::new(),
-        }
-    }
-
-    /// The value of a condition key, by name (case-insensitive).
-    pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.get_key(&ContextKey::new(key))
-    }
-
-    /// The value of a resolved condition key.
-    pub fn get_key(&self, key: &ContextKey) -> Option<&ContextValue> {
-        match key {
-            ContextKey::Known(i) => self.known.get(*i).and_then(Option::as_ref),
-            // INVARIANT: `build` stores `named` sorted by key.
-            ContextKey::Named(name) => self
-                .named
-                .binary_search_by(|(k, _)| k.as_str().cmp(name))
-                .ok()
-                .map(|i| &self.named[i].1),
-        }
+        let rest = d.principal_tag.and_then(|f| family_member(name, f))?;
+        lookup(&self.principal_tags, rest).map(Values::One)
     }
 
     /// Every condition key of the request with its value, named in the
-    /// catalog's spelling (`kms:EncryptionContext:` + the context key).
-    pub fn context(&self) -> impl Iterator<Item = (String, &ContextValue)> {
-        let known = self.known.iter().enumerate().filter_map(|(i, v)| {
-            let name = CONDITION_KEYS.get(i).map_or("", |k| k.name);
-            v.as_ref().map(|v| (name.to_owned(), v))
-        });
-        let named = self.named.iter().map(|(k, v)| {
-            let spelled = match condition_key(k) {
-                Some(info) if info.family => {
-                    format!("{}{}", info.name, k.get(info.name.len()..).unwrap_or(""))
+    /// catalog's spelling (`kms:EncryptionContext:` + the context key,
+    /// lowercased).
+    pub fn context(&self) -> Vec<(String, ContextValue<'static>)> {
+        let mut out: Vec<(String, ContextValue<'static>)> = Vec::new();
+        for (i, k) in CONDITION_KEYS.iter().enumerate() {
+            if let Some(v) = self.get_key(&ContextKey::Known(i)).filter(|_| !k.family) {
+                out.push((k.name.to_owned(), v.to_owned()));
+            }
+        }
+        let d = &*DERIVED;
+        let mut members = Vec::new();
+        if self.has_context_keys() {
+            members.push((d.encryption_context, &*self.encryption_context));
+        }
+        members.push((d.principal_tag, &*self.principal_tags));
+        for (family, map) in members {
+            let Some(family) = family else { continue };
+            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+            for (k, v) in map {
+                seen.insert(k.to_ascii_lowercase(), v);
+            }
+            for (rest, v) in seen {
+                let named = self
+                    .named
+                    .iter()
+                    .any(|n| n.family.map(|f| f.name) == Some(family.name) && n.rest == rest);
+                if !named {
+                    out.push((
+                        format!("{}{rest}", family.name),
+                        ContextValue::One(Text::Owned(v.to_owned())),
+                    ));
                 }
-                _ => k.clone(),
-            };
-            (spelled, v)
-        });
-        known.chain(named)
+            }
+        }
+        for n in &self.named {
+            out.push((n.spelled(), n.value.clone().into_owned()));
+        }
+        out
     }
 
     /// Whether caller and key are in the same account.
     pub fn same_account(&self) -> bool {
         match (&self.caller.account, &self.key_account) {
-            (Some(c), Some(k)) => c == k,
+            (Some(c), Some(k)) => *c == **k,
             (Some(_), None) => true,
             (None, _) => false,
+        }
+    }
+
+    /// Sets a key's value, replacing any earlier one.
+    #[inline]
+    fn set(&mut self, key: &ContextKey, value: ContextValue<'a>) {
+        match key {
+            ContextKey::Known(i) => self.set_known(*i, value),
+            ContextKey::Named(name) => self.set_named(name, value),
+        }
+    }
+
+    #[inline(always)]
+    fn set_known(&mut self, i: usize, value: ContextValue<'a>) {
+        if i < 128 && self.known_bits & (1 << i) == 0 {
+            self.known_bits |= 1 << i;
+            self.known.push((i, value));
+            return;
+        }
+        match self.known.iter_mut().find(|(k, _)| *k == i) {
+            Some(slot) => slot.1 = value,
+            None => self.known.push((i, value)),
+        }
+    }
+
+    #[inline(never)]
+    fn set_named(&mut self, name: &str, value: ContextValue<'a>) {
+        let (family, rest) = split_named(name.to_owned());
+        let same = |n: &&mut Named<'a>| {
+            n.family.map(|f| f.name) == family.map(|f| f.name) && n.rest == rest
+        };
+        match self.named.iter_mut().find(same) {
+            Some(n) => n.value = value,
+            None => self.named.push(Named {
+                family,
+                rest,
+                value,
+            }),
         }
     }
 }
@@ -261,206 +413,137 @@ impl Request {
 /// Builds a [`Request`], deriving the global and KMS condition keys from the
 /// caller, the key and the encryption context.
 #[derive(Debug, Clone)]
-pub struct RequestBuilder {
-    caller: Caller,
-    action: Action,
-    resource: Option<String>,
-    key_account: Option<AccountId>,
-    encryption_context: BTreeMap<String, String>,
-    /// Keys set by name, resolved when set; a later one replaces an
-    /// earlier one of the same key.
-    explicit: Vec<(ContextKey, ContextValue)>,
-    via_service: Option<String>,
-    principal_tags: BTreeMap<String, String>,
-}
+pub struct RequestBuilder<'a>(Request<'a>);
 
-impl RequestBuilder {
+impl<'a> RequestBuilder<'a> {
     /// The key ARN the request is on.
-    pub fn resource(mut self, arn: impl Into<String>) -> Self {
-        self.resource = Some(arn.into());
+    #[inline]
+    pub fn resource(mut self, arn: impl Into<Text<'a>>) -> Self {
+        self.0.0.resource = arn.into();
         self
     }
 
     /// The account that owns the key, from the key's record. Without it the
     /// account is read from the resource ARN (for requests a person writes,
     /// as in `keyward explain`); the key service always sets it.
-    pub fn key_account(mut self, account: AccountId) -> Self {
-        self.key_account = Some(account);
+    #[inline]
+    pub fn key_account(mut self, account: &'a AccountId) -> Self {
+        self.0.0.key_account = Some(Cow::Borrowed(account));
         self
     }
 
     pub fn encryption_context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.encryption_context.insert(key.into(), value.into());
+        self.0
+            .0
+            .encryption_context
+            .to_mut()
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// The whole encryption context, borrowed; it replaces pairs given
+    /// before.
+    #[inline]
+    pub fn encryption_context_map(mut self, context: &'a BTreeMap<String, String>) -> Self {
+        self.0.0.encryption_context = Cow::Borrowed(context);
         self
     }
 
     /// The integrated service calling on the caller's behalf (`kms:ViaService`).
-    pub fn via_service(mut self, service: impl Into<String>) -> Self {
-        self.via_service = Some(service.into());
+    #[inline]
+    pub fn via_service(mut self, service: impl Into<Text<'a>>) -> Self {
+        self.0.0.via_service = Some(service.into());
         self
     }
 
     pub fn principal_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.principal_tags.insert(key.into(), value.into());
+        self.0
+            .0
+            .principal_tags
+            .to_mut()
+            .insert(key.into(), value.into());
         self
     }
 
-    pub fn source_ip(self, ip: std::net::IpAddr) -> Self {
-        self.context("aws:SourceIp", ip.to_string())
+    /// The caller's tags, borrowed; they replace tags given before.
+    #[inline]
+    pub fn principal_tags(mut self, tags: &'a BTreeMap<String, String>) -> Self {
+        self.0.0.principal_tags = Cow::Borrowed(tags);
+        self
     }
 
-    pub fn secure_transport(self, tls: bool) -> Self {
-        self.context("aws:SecureTransport", tls.to_string())
+    /// Sets `aws:SourceIp`.
+    #[inline]
+    pub fn source_ip(mut self, ip: IpAddr) -> Self {
+        self.0.0.source_ip = Some(ip);
+        self
+    }
+
+    /// Sets `aws:SecureTransport`.
+    #[inline]
+    pub fn secure_transport(mut self, tls: bool) -> Self {
+        self.0.0.secure_transport = Some(tls);
+        self
     }
 
     /// Sets `aws:CurrentTime` and `aws:EpochTime`.
-    pub fn current_time(self, t: time::OffsetDateTime) -> Self {
-        // Requests arrive many per second: each thread formats a second
-        // once.
-        thread_local! {
-            static LAST: std::cell::RefCell<(i64, String, String)> =
-                const { std::cell::RefCell::new((i64::MIN, String::new(), String::new())) };
-        }
-        let secs = t.unix_timestamp();
-        let (iso, epoch) = LAST.with(|last| {
-            let mut last = last.borrow_mut();
-            if last.0 != secs || t.offset() != time::UtcOffset::UTC {
-                let iso = t
-                    .replace_nanosecond(0)
-                    .ok()
-                    .and_then(|t| {
-                        t.format(&time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
-                    .unwrap_or_default();
-                if t.offset() != time::UtcOffset::UTC {
-                    return (iso, secs.to_string());
-                }
-                *last = (secs, iso, secs.to_string());
-            }
-            (last.1.clone(), last.2.clone())
-        });
-        self.context("aws:CurrentTime", iso)
-            .context("aws:EpochTime", epoch)
+    #[inline]
+    pub fn current_time(mut self, t: time::OffsetDateTime) -> Self {
+        self.0.0.current_time = Some(t);
+        self
     }
 
     /// Sets any single-valued condition key; it overrides a derived value.
-    pub fn context(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.set(key, ContextValue::One(value.into()));
-        self
+    #[inline]
+    pub fn context(self, key: &str, value: impl Into<Text<'a>>) -> Self {
+        self.context_value(key, ContextValue::One(value.into()))
     }
 
     /// Sets a multi-valued condition key.
-    pub fn context_values(mut self, key: &str, values: Vec<String>) -> Self {
-        self.set(key, ContextValue::Many(values));
+    pub fn context_values(self, key: &str, values: Vec<String>) -> Self {
+        self.context_value(key, ContextValue::many(values))
+    }
+
+    /// Sets any condition key; it overrides a derived value, and a later
+    /// value of the same key replaces an earlier one.
+    pub fn context_value(self, key: &str, value: ContextValue<'a>) -> Self {
+        self.context_key(&ContextKey::new(key), value)
+    }
+
+    /// [`RequestBuilder::context_value`] for a key resolved beforehand, as
+    /// the key service resolves the keys it sets on every request once.
+    #[inline]
+    pub fn context_key(mut self, key: &ContextKey, value: impl Into<ContextValue<'a>>) -> Self {
+        self.0.0.set(key, value.into());
         self
     }
 
-    fn set(&mut self, key: &str, value: ContextValue) {
-        let key = ContextKey::new(key);
-        self.explicit.retain(|(k, _)| *k != key);
-        self.explicit.push((key, value));
-    }
-
-    pub fn build(self) -> Request {
-        let RequestBuilder {
-            caller,
-            action,
-            resource,
-            key_account: owner,
-            encryption_context,
-            explicit,
-            via_service,
-            principal_tags,
-        } = self;
-        let resource = resource.unwrap_or_else(|| "*".to_owned());
-        let key_account = owner
-            .or_else(|| key_account(&resource))
-            .or_else(|| caller.account.clone());
-        // Derived keys go straight to their slot: known keys by index,
-        // the others (families) by lowercased name; explicit keys after
-        // them, so they override.
-        let mut known: Vec<Option<ContextValue>> = vec![None; CONDITION_KEYS.len()];
-        let mut named: Vec<(String, ContextValue)> = Vec::new();
-        let mut put = |k: &str, v: ContextValue| match ContextKey::new(k) {
-            ContextKey::Known(i) => known[i] = Some(v),
-            ContextKey::Named(name) => match named.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = v,
-                None => named.push((name, v)),
-            },
-        };
-        let one = |s: &str| ContextValue::One(s.to_owned());
-        // The principal keys AWS documents for each kind of caller (IAM
-        // User Guide, global condition keys): an AWS service principal has
-        // aws:PrincipalServiceName and aws:PrincipalServiceNamesList ("present
-        // in the request when the call is made by an AWS service principal")
-        // and no ARN; aws:PrincipalIsAWSService is in every signed request.
-        if let CallerKind::Service(name) = &caller.kind {
-            put("aws:PrincipalServiceName", one(name));
-            put(
-                "aws:PrincipalServiceNamesList",
-                ContextValue::Many(vec![name.clone()]),
-            );
-            put("aws:PrincipalIsAWSService", one("true"));
-        } else {
-            put("aws:PrincipalArn", one(caller.principal_arn()));
-            put("aws:PrincipalType", one(caller.principal_type()));
-            put("aws:PrincipalIsAWSService", one("false"));
+    pub fn build(self) -> Request<'a> {
+        let mut req = self.0;
+        let parts = &mut *req.0;
+        if parts.key_account.is_none() {
+            parts.key_account = key_account(&parts.resource)
+                .map(Cow::Owned)
+                .or_else(|| parts.caller.account.as_ref().map(Cow::Borrowed));
         }
-        if let Some(a) = &caller.account {
-            put("aws:PrincipalAccount", one(&a.0));
-            if action.populates("kms:CallerAccount") {
-                put("kms:CallerAccount", one(&a.0));
-            }
-        }
-        if let CallerKind::User { name } = &caller.kind {
-            put("aws:username", one(name));
-        }
-        for (k, v) in &principal_tags {
-            put(&format!("aws:PrincipalTag/{k}"), one(v));
-        }
-        if let Some(s) = via_service
-            .as_deref()
-            .filter(|_| action.populates("kms:ViaService"))
-        {
-            put("kms:ViaService", one(s));
-        }
-        if !encryption_context.is_empty() && action.populates("kms:EncryptionContextKeys") {
-            for (k, v) in &encryption_context {
-                put(&format!("kms:EncryptionContext:{k}"), one(v));
-            }
-            put(
-                "kms:EncryptionContextKeys",
-                ContextValue::Many(encryption_context.keys().cloned().collect()),
-            );
-        }
-        for (k, v) in explicit {
-            match k {
-                ContextKey::Known(i) => known[i] = Some(v),
-                ContextKey::Named(name) => match named.iter_mut().find(|(n, _)| *n == name) {
-                    Some(slot) => slot.1 = v,
-                    None => named.push((name, v)),
-                },
-            }
-        }
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        Request {
-            caller,
-            action,
-            resource,
-            key_account,
-            encryption_context,
-            known,
-            named,
-        }
+        req
     }
 }
 
 /// The account segment of a KMS key or alias ARN.
 fn key_account(arn: &str) -> Option<AccountId> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "kms", _, account, _] => AccountId::parse(account),
+    let mut parts = arn.splitn(6, ':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("arn"), Some(_), Some("kms"), Some(_), Some(account), Some(_)) => {
+            AccountId::parse(account)
+        }
         _ => None,
     }
 }
@@ -468,22 +551,6 @@ fn key_account(arn: &str) -> Option<AccountId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn callers() {
-        let c = Caller::parse("arn:aws:sts::111122223333:assumed-role/App/i-123").ok();
-        let c = c.as_ref();
-        assert_eq!(
-            c.map(|c| c.principal_arn()),
-            Some("arn:aws:iam::111122223333:role/App")
-        );
-        assert_eq!(c.map(|c| c.principal_type()), Some("AssumedRole"));
-        assert!(Caller::parse("111122223333").is_ok_and(|c| c.is_root()));
-        assert!(Caller::parse("ec2.amazonaws.com").is_ok_and(|c| c.is_service()));
-        assert!(Caller::parse("bob").is_err());
-        assert!(Caller::parse("arn:aws:iam::11112222333:user/bob").is_err());
-        assert!(Caller::parse("arn:aws:iam::111122223333:user/").is_err());
-    }
 
     #[test]
     fn explicit_keys_override_derived_ones_and_the_last_one_wins() {
@@ -494,7 +561,7 @@ mod tests {
             return;
         };
         let t = time::macros::datetime!(2026-12-02 10:00:00 UTC);
-        let r = Request::builder(caller, action)
+        let r = Request::builder(&caller, action)
             .encryption_context("Tenant", "a")
             .context("kms:EncryptionContext:Tenant", "b")
             .context("aws:SecureTransport", "true")
@@ -502,7 +569,7 @@ mod tests {
             .current_time(t)
             .build();
         let one = |k: &str| match r.get(k) {
-            Some(ContextValue::One(v)) => v.clone(),
+            Some(ContextValue::One(v)) => v.to_string(),
             _ => String::new(),
         };
         assert_eq!(one("kms:encryptioncontext:tenant"), "b");
@@ -513,20 +580,100 @@ mod tests {
         );
         assert_eq!(one("aws:CurrentTime"), "2026-12-02T10:00:00Z");
         assert_eq!(one("aws:EpochTime"), t.unix_timestamp().to_string());
-        // The formatted second is kept per thread; the next second and
-        // another offset are formatted anew.
-        let later = Request::builder(r.caller.clone(), action)
+        // Each request formats its own time, in its own offset.
+        let later = Request::builder(r.caller, action)
             .current_time(t + time::Duration::seconds(1))
             .build();
         assert!(
             matches!(later.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T10:00:01Z")
         );
         let offset = t.to_offset(time::macros::offset!(+2));
-        let shifted = Request::builder(r.caller.clone(), action)
+        let shifted = Request::builder(r.caller, action)
             .current_time(offset)
             .build();
         assert!(
             matches!(shifted.get("aws:CurrentTime"), Some(ContextValue::One(v)) if v == "2026-12-02T12:00:00+02:00")
+        );
+    }
+
+    #[test]
+    fn derived_keys_are_read_from_what_the_request_borrows() {
+        let Ok(caller) = Caller::parse("arn:aws:iam::111122223333:user/bob") else {
+            return;
+        };
+        let (Some(decrypt), Some(create)) = (
+            Action::from_operation("Decrypt"),
+            Action::from_operation("CreateKey"),
+        ) else {
+            return;
+        };
+        let context: BTreeMap<String, String> = [
+            ("Tenant".to_owned(), "upper".to_owned()),
+            ("tenant".to_owned(), "lower".to_owned()),
+            ("Dept".to_owned(), "ops".to_owned()),
+        ]
+        .into();
+        let tags: BTreeMap<String, String> = [("Team".to_owned(), "red".to_owned())].into();
+        let ip: IpAddr = [10, 0, 0, 7].into();
+        let borrowed = Request::builder(&caller, decrypt)
+            .encryption_context_map(&context)
+            .principal_tags(&tags)
+            .source_ip(ip)
+            .secure_transport(true)
+            .via_service("ec2.us-east-1.amazonaws.com")
+            .build();
+        let mut owned = Request::builder(&caller, decrypt)
+            .source_ip(ip)
+            .secure_transport(true)
+            .via_service("ec2.us-east-1.amazonaws.com".to_owned());
+        for (k, v) in &context {
+            owned = owned.encryption_context(k.clone(), v.clone());
+        }
+        for (k, v) in &tags {
+            owned = owned.principal_tag(k.clone(), v.clone());
+        }
+        let owned = owned.build();
+        // A borrowed map and pairs given one by one make the same request.
+        assert_eq!(borrowed.context(), owned.context());
+        let one = |r: &Request, k: &str| match r.get(k) {
+            Some(ContextValue::One(v)) => v.to_string(),
+            Some(ContextValue::Many(v)) => format!("{v:?}"),
+            None => "-".to_owned(),
+        };
+        // Context keys compare without regard to case; of two that differ
+        // only in case, the later in order wins.
+        assert_eq!(one(&borrowed, "kms:EncryptionContext:TENANT"), "lower");
+        assert_eq!(one(&borrowed, "kms:encryptioncontext:dept"), "ops");
+        assert_eq!(
+            one(&borrowed, "kms:EncryptionContextKeys"),
+            r#"["Dept", "Tenant", "tenant"]"#
+        );
+        assert_eq!(one(&borrowed, "aws:PrincipalTag/team"), "red");
+        assert_eq!(one(&borrowed, "aws:SourceIp"), "10.0.0.7");
+        assert_eq!(one(&borrowed, "aws:SecureTransport"), "true");
+        assert_eq!(
+            one(&borrowed, "kms:ViaService"),
+            "ec2.us-east-1.amazonaws.com"
+        );
+        assert_eq!(one(&borrowed, "aws:CurrentTime"), "-");
+        // An action without the context keys carries none of them; a key
+        // set explicitly overrides a derived one.
+        let none = Request::builder(&caller, create)
+            .encryption_context_map(&context)
+            .context("aws:PrincipalTag/Team", "blue")
+            .principal_tags(&tags)
+            .build();
+        assert_eq!(one(&none, "kms:EncryptionContext:dept"), "-");
+        assert_eq!(one(&none, "kms:EncryptionContextKeys"), "-");
+        assert_eq!(one(&none, "aws:PrincipalTag/team"), "blue");
+        let listed: Vec<String> = none.context().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|k| k.starts_with("aws:PrincipalTag/"))
+                .count(),
+            1,
+            "{listed:?}"
         );
     }
 }

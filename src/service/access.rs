@@ -1,12 +1,12 @@
 //! Finding keys, their compiled tables and material, and authorizing calls
 //! through the decision table.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use crate::catalog::Action;
+use crate::catalog::{Action, ContextKey};
 use crate::compile::{CompiledPolicy, DecisionTable, PolicyKind};
 use crate::crypto::KeyMaterial;
-use crate::eval::{self, ContextValue, Permit, Request};
+use crate::eval::{self, Permit, Request};
 use crate::policy::{self, Source};
 use crate::scope::{KeyRef, KeyRefError, Scope};
 use crate::store::{Journal, KeyRecord, KeyState};
@@ -260,13 +260,13 @@ impl KeyService {
             .unwrap_or(key))
     }
 
-    pub(super) fn request(
+    pub(super) fn request<'a>(
         &self,
-        id: &Identity,
+        id: &'a Identity,
         action: Action,
-        key: Option<&KeyRecord>,
-        facts: Facts,
-    ) -> Request {
+        key: Option<&'a KeyRecord>,
+        facts: &'a Facts,
+    ) -> Request<'a> {
         build_request(id, action, key, facts, self.now())
     }
 
@@ -305,7 +305,7 @@ impl KeyService {
             id.iam_policies.clone(),
             tables.grants.clone(),
         );
-        let req = self.request(id, action, Some(key), facts);
+        let req = self.request(id, action, Some(key), &facts);
         match eval::authorize(&table, &req) {
             Ok((permit, explanation)) => {
                 call.record(key, &explanation);
@@ -341,7 +341,7 @@ impl KeyService {
             id.iam_policies.clone(),
             Arc::default(),
         );
-        let req = self.request(id, action, None, facts);
+        let req = self.request(id, action, None, &facts);
         let explanation = eval::explain(&table, &req);
         call.record_account(&explanation);
         if explanation.decision.is_allow() {
@@ -388,67 +388,83 @@ impl KeyService {
     }
 }
 
+/// The condition keys the service sets from a key's record and the call,
+/// resolved once.
+struct KeyFacts {
+    spec: ContextKey,
+    usage: ContextKey,
+    origin: ContextKey,
+    multi_region: ContextKey,
+    multi_region_type: ContextKey,
+    cmk_spec: ContextKey,
+    cmk_usage: ContextKey,
+    alias: ContextKey,
+}
+
+static KEY_FACTS: LazyLock<KeyFacts> = LazyLock::new(|| KeyFacts {
+    spec: ContextKey::new("kms:KeySpec"),
+    usage: ContextKey::new("kms:KeyUsage"),
+    origin: ContextKey::new("kms:KeyOrigin"),
+    multi_region: ContextKey::new("kms:MultiRegion"),
+    multi_region_type: ContextKey::new("kms:MultiRegionKeyType"),
+    cmk_spec: ContextKey::new("kms:CustomerMasterKeySpec"),
+    cmk_usage: ContextKey::new("kms:CustomerMasterKeyUsage"),
+    alias: ContextKey::new("kms:RequestAlias"),
+});
+
 /// The request the evaluator decides for a call by `id` on `key` at `now`
 /// (Unix seconds): the caller, the key's properties as condition keys, and
 /// the call's facts.
-pub(super) fn build_request(
-    id: &Identity,
+pub(super) fn build_request<'a>(
+    id: &'a Identity,
     action: Action,
-    key: Option<&KeyRecord>,
-    facts: Facts,
+    key: Option<&'a KeyRecord>,
+    facts: &'a Facts,
     now: i64,
-) -> Request {
-    let mut b = Request::builder(id.caller.clone(), action)
+) -> Request<'a> {
+    let mut b = Request::builder(&id.caller, action)
         .secure_transport(id.secure_transport)
         .current_time(
             time::OffsetDateTime::from_unix_timestamp(now)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         );
     if let Some(k) = key {
+        let keys = &*KEY_FACTS;
+        let flag = |b: bool| if b { "true" } else { "false" };
         b = b
             .resource(k.arn.as_str())
-            .key_account(k.scope.account.clone())
-            .context("kms:KeySpec", k.key_spec.clone())
-            .context("kms:KeyUsage", k.key_usage.clone())
-            .context("kms:KeyOrigin", k.origin.clone())
-            .context(
-                "kms:MultiRegion",
-                if k.is_multi_region() { "true" } else { "false" },
-            );
+            .key_account(&k.scope.account)
+            .context_key(&keys.spec, k.key_spec.as_str())
+            .context_key(&keys.usage, k.key_usage.as_str())
+            .context_key(&keys.origin, k.origin.as_str())
+            .context_key(&keys.multi_region, flag(k.is_multi_region()));
         if k.is_multi_region() {
-            b = b.context(
-                "kms:MultiRegionKeyType",
+            b = b.context_key(
+                &keys.multi_region_type,
                 if k.is_replica() { "REPLICA" } else { "PRIMARY" },
             );
         }
         if super::specs::has_customer_master_key_spec(&k.key_spec) {
             b = b
-                .context("kms:CustomerMasterKeySpec", k.key_spec.clone())
-                .context("kms:CustomerMasterKeyUsage", k.key_usage.clone());
+                .context_key(&keys.cmk_spec, k.key_spec.as_str())
+                .context_key(&keys.cmk_usage, k.key_usage.as_str());
         }
     }
     if let Some(ip) = id.source_ip {
         b = b.source_ip(ip);
     }
     if let Some(v) = &id.via_service {
-        b = b.via_service(v.clone());
+        b = b.via_service(v.as_str());
     }
-    for (k, v) in &id.tags {
-        b = b.principal_tag(k.clone(), v.clone());
+    if let Some(a) = &facts.alias {
+        b = b.context_key(&KEY_FACTS.alias, a.as_str());
     }
-    for (k, v) in facts.context {
-        b = b.encryption_context(k, v);
+    for (k, v) in &facts.extra {
+        b = b.context_value(k, v.borrowed());
     }
-    if let Some(a) = facts.alias {
-        b = b.context("kms:RequestAlias", a);
-    }
-    for (k, v) in facts.extra {
-        b = match v {
-            ContextValue::One(s) => b.context(&k, s),
-            ContextValue::Many(vs) => b.context_values(&k, vs),
-        };
-    }
-    b.build()
+    b.principal_tags(&id.tags)
+        .encryption_context_map(&facts.context)
+        .build()
 }
 
 /// The key policy of a call on no key (CreateKey, ListKeys, ...): none,

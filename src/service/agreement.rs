@@ -96,7 +96,7 @@ impl KeyService {
                 alias,
                 extra: vec![(
                     "kms:KeyAgreementAlgorithm".into(),
-                    ContextValue::One(input.key_agreement_algorithm.clone()),
+                    ContextValue::one(input.key_agreement_algorithm.clone()),
                 )],
                 ..Facts::default()
             },

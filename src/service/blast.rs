@@ -69,7 +69,8 @@ pub fn blast_radius(dir: &DataDir, id: &Identity, now: i64) -> Result<BlastRadiu
         let mut by_statement: BTreeMap<(String, usize), Reach> = BTreeMap::new();
         let mut any = false;
         for action in Action::all().filter(|a| a.info().resource == ResourceKind::Key) {
-            let req = build_request(id, action, Some(&key), Facts::default(), now);
+            let facts = Facts::default();
+            let req = build_request(id, action, Some(&key), &facts, now);
             let e = eval::explain(&table, &req);
             if e.decision == DecisionKind::Allow {
                 any = true;
@@ -131,7 +132,7 @@ pub fn blast_radius(dir: &DataDir, id: &Identity, now: i64) -> Result<BlastRadiu
                     ..Facts::default()
                 };
                 let again =
-                    eval::explain(&table, &build_request(id, action, Some(&key), facts, now));
+                    eval::explain(&table, &build_request(id, action, Some(&key), &facts, now));
                 if again.decision != DecisionKind::Allow {
                     continue;
                 }

@@ -142,7 +142,7 @@ pub(super) fn crypto_facts(context: &Context, alias: Option<String>, algorithm: 
         extra: if algorithm {
             vec![(
                 "kms:EncryptionAlgorithm".into(),
-                ContextValue::One("SYMMETRIC_DEFAULT".into()),
+                ContextValue::one("SYMMETRIC_DEFAULT"),
             )]
         } else {
             Vec::new()

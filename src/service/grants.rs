@@ -201,19 +201,19 @@ impl KeyService {
         let mut extra = vec![
             (
                 "kms:GrantOperations".to_owned(),
-                ContextValue::Many(operations.clone()),
+                ContextValue::many(operations.clone()),
             ),
             (
                 "kms:GranteePrincipal".to_owned(),
-                ContextValue::One(grantee.clone()),
+                ContextValue::one(grantee.clone()),
             ),
             (
                 "kms:GrantIsForAWSResource".to_owned(),
-                ContextValue::One("false".into()),
+                ContextValue::one("false"),
             ),
         ];
         if let Some(r) = &retiring {
-            extra.push(("kms:RetiringPrincipal".into(), ContextValue::One(r.clone())));
+            extra.push(("kms:RetiringPrincipal".into(), ContextValue::one(r.clone())));
         }
         let mut context = BTreeMap::new();
         if let Some(c) = &constraints {
@@ -222,10 +222,7 @@ impl KeyService {
                 ("EncryptionContextSubset", &c.subset),
             ] {
                 if let Some(map) = map {
-                    extra.push((
-                        "kms:GrantConstraintType".into(),
-                        ContextValue::One(kind.into()),
-                    ));
+                    extra.push(("kms:GrantConstraintType".into(), ContextValue::one(kind)));
                     context.extend(map.clone());
                 }
             }

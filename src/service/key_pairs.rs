@@ -144,11 +144,11 @@ impl KeyService {
                 extra: vec![
                     (
                         "kms:DataKeyPairSpec".into(),
-                        ContextValue::One(input.spec.clone()),
+                        ContextValue::one(input.spec.clone()),
                     ),
                     (
                         "kms:EncryptionAlgorithm".into(),
-                        ContextValue::One("SYMMETRIC_DEFAULT".into()),
+                        ContextValue::one("SYMMETRIC_DEFAULT"),
                     ),
                 ],
             },

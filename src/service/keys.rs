@@ -196,7 +196,7 @@ impl KeyService {
         );
         extra.push((
             "kms:BypassPolicyLockoutSafetyCheck".to_owned(),
-            ContextValue::One(bypass.to_string()),
+            ContextValue::one(bypass.to_string()),
         ));
         extra.extend(tag_facts(&tags));
         self.authorize_account(
@@ -341,7 +341,8 @@ impl KeyService {
             let Some(put) = Action::from_operation("PutKeyPolicy") else {
                 return Err(KmsError::internal("catalog lacks PutKeyPolicy"));
             };
-            let req = self.request(id, put, Some(key), Facts::default());
+            let facts = Facts::default();
+            let req = self.request(id, put, Some(key), &facts);
             if !eval::decide(&table, &req).is_allow() {
                 return Err(KmsError::new(
                     ErrorKind::MalformedPolicyDocument,
@@ -547,7 +548,7 @@ pub(super) fn creation_facts(
     usage: &str,
     origin: &str,
     multi_region_type: Option<&str>,
-) -> Vec<(String, ContextValue)> {
+) -> Vec<(String, ContextValue<'static>)> {
     let mut facts = vec![
         fact("kms:KeySpec", spec),
         fact("kms:KeyUsage", usage),

@@ -139,7 +139,7 @@ impl KeyService {
         let bypass = input.bypass_policy_lockout_safety_check.unwrap_or(false);
         extra.push((
             "kms:BypassPolicyLockoutSafetyCheck".into(),
-            crate::eval::ContextValue::One(bypass.to_string()),
+            crate::eval::ContextValue::one(bypass.to_string()),
         ));
         self.authorize_account(
             call,

@@ -78,7 +78,7 @@ impl KeyService {
     ) -> Result<Side, KmsError> {
         let same_key = (
             "kms:ReEncryptOnSameKey".to_owned(),
-            ContextValue::One(same.to_owned()),
+            ContextValue::one(same.to_owned()),
         );
         if specs::is_symmetric(&key) {
             let mut facts = crypto_facts(context, alias, false);

@@ -75,7 +75,7 @@ pub fn decide_again(
             id.iam_policies.clone(),
             std::sync::Arc::default(),
         );
-        let req = build_request(&id, action, None, facts, now);
+        let req = build_request(&id, action, None, &facts, now);
         return Ok(Some(eval::explain(&table, &req)));
     };
     let Ok(KeyRef::KeyArn(scope, key_id)) = KeyRef::parse(arn, &region) else {
@@ -88,6 +88,6 @@ pub fn decide_again(
         .ok_or_else(|| KmsError::not_found(format!("Key '{arn}' does not exist any more")))?;
     let tables = load_tables(&store, &key)?;
     let table = DecisionTable::from_parts(tables.policy, id.iam_policies.clone(), tables.grants);
-    let req = build_request(&id, action, Some(&key), facts, now);
+    let req = build_request(&id, action, Some(&key), &facts, now);
     Ok(Some(eval::explain(&table, &req)))
 }

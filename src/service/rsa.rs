@@ -21,7 +21,7 @@ pub(super) struct RsaCall<'a> {
     pub algorithm: Option<EncryptionAlgorithm>,
     pub context: &'a BTreeMap<String, String>,
     /// Further request facts (`kms:ReEncryptOnSameKey`).
-    pub extra: Vec<(String, ContextValue)>,
+    pub extra: Vec<(String, ContextValue<'static>)>,
 }
 
 impl RsaCall<'_> {
@@ -56,7 +56,7 @@ impl KeyService {
         let requested = c.algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
         let mut extra = vec![(
             "kms:EncryptionAlgorithm".to_owned(),
-            ContextValue::One(requested.as_str().into()),
+            ContextValue::one(requested.as_str()),
         )];
         extra.extend(c.extra.iter().cloned());
         let facts = Facts {

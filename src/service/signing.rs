@@ -178,12 +178,9 @@ fn signing_facts(alias: Option<String>, algorithm: SigningAlgorithm, kind: Messa
         extra: vec![
             (
                 "kms:SigningAlgorithm".into(),
-                ContextValue::One(algorithm.as_str().into()),
+                ContextValue::one(algorithm.as_str()),
             ),
-            (
-                "kms:MessageType".into(),
-                ContextValue::One(kind.as_str().into()),
-            ),
+            ("kms:MessageType".into(), ContextValue::one(kind.as_str())),
         ],
         ..Facts::default()
     }
@@ -194,7 +191,7 @@ fn mac_facts(alias: Option<String>, algorithm: MacAlgorithm) -> Facts {
         alias,
         extra: vec![(
             "kms:MacAlgorithm".into(),
-            ContextValue::One(algorithm.as_str().into()),
+            ContextValue::one(algorithm.as_str()),
         )],
         ..Facts::default()
     }

@@ -83,7 +83,7 @@ impl KeyService {
             Facts {
                 extra: vec![(
                     "aws:TagKeys".into(),
-                    ContextValue::Many(input.tag_keys.clone()),
+                    ContextValue::many(input.tag_keys.clone()),
                 )],
                 ..Facts::default()
             },
@@ -114,18 +114,18 @@ impl KeyService {
 }
 
 /// The request facts tags bring: `aws:TagKeys` and `aws:RequestTag/…`.
-pub(super) fn tag_facts(tags: &[Tag]) -> Vec<(String, ContextValue)> {
+pub(super) fn tag_facts(tags: &[Tag]) -> Vec<(String, ContextValue<'static>)> {
     if tags.is_empty() {
         return Vec::new();
     }
     let mut extra = vec![(
         "aws:TagKeys".to_owned(),
-        ContextValue::Many(tags.iter().map(|t| t.key.clone()).collect()),
+        ContextValue::many(tags.iter().map(|t| t.key.clone())),
     )];
     for t in tags {
         extra.push((
             format!("aws:RequestTag/{}", t.key),
-            ContextValue::One(t.value.clone()),
+            ContextValue::one(t.value.clone()),
         ));
     }
     extra

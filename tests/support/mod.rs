@@ -71,9 +71,11 @@ pub fn render(d: &dyn miette::Diagnostic) -> String {
     }
 }
 
-pub fn caller(arn: &str) -> Caller {
+/// A caller for the rest of the test run: a request borrows its caller,
+/// and the table-driven tests build requests in helpers that return them.
+pub fn caller(arn: &str) -> &'static Caller {
     match Caller::parse(arn) {
-        Ok(c) => c,
+        Ok(c) => Box::leak(Box::new(c)),
         Err(e) => panic!("{e}"),
     }
 }
@@ -86,7 +88,7 @@ pub fn action(name: &str) -> Action {
 }
 
 /// A request on the test key.
-pub fn request(principal: &str, act: &str) -> RequestBuilder {
+pub fn request(principal: &str, act: &str) -> RequestBuilder<'static> {
     Request::builder(caller(principal), action(act)).resource(KEY_ARN)
 }
 

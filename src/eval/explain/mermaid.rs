@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::render::describe_mismatch;
 use super::{Decider, Explanation};
 use crate::compile::{Origin, PolicyKind};
-use crate::eval::{ContextValue, DecisionKind};
+use crate::eval::{ContextValue, DecisionKind, Text};
 
 /// Text for a quoted Mermaid label: quotes and angle brackets as entities,
 /// so no policy text can close the label or inject markup.
@@ -54,8 +54,10 @@ impl Explanation {
                 );
             if shown {
                 let value = match v {
-                    ContextValue::One(v) => v.clone(),
-                    ContextValue::Many(vs) => vs.join(", "),
+                    ContextValue::One(v) => v.to_string(),
+                    ContextValue::Many(vs) => {
+                        vs.iter().map(Text::as_str).collect::<Vec<_>>().join(", ")
+                    }
                 };
                 let _ = write!(context, "\n{k} = {value}");
             }
