@@ -246,16 +246,15 @@ impl AuditLog {
 
     /// Appends one record, chained and MACed; its head. Fails closed: if
     /// the record cannot be written, the caller must fail the request.
-    pub fn append(&self, mut record: Value) -> Result<Head, AuditError> {
-        if let (Some(node), Some(o)) = (&self.node, record.as_object_mut()) {
-            o.insert("keywardNode".into(), Value::String(node.clone()));
-        }
+    pub fn append(&self, record: Value) -> Result<Head, AuditError> {
+        // Serialized before the lock: only the chain's members are written
+        // under it.
+        let record = chain::Prepared::new(record)?;
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        let head = chain::seal_record(&self.key, &tail.head, &mut record);
-        let mut line = record.to_string();
-        line.push('\n');
+        let (head, line) =
+            chain::seal_record(&self.key, &tail.head, self.node.as_deref(), &record)?;
         tail.file
-            .write_all(line.as_bytes())
+            .write_all(&line)
             .and_then(|()| tail.file.flush())
             .map_err(|e| AuditError::Io(e.to_string()))?;
         tail.head = head.clone();

@@ -132,30 +132,90 @@ pub struct Anchor {
     pub mac: String,
 }
 
-fn sha256_hex(prev: &str, body: &str) -> String {
+fn sha256_hex(prev: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
     h.update(b"\n");
-    h.update(body.as_bytes());
+    h.update(body);
     hex::encode(h.finalize())
 }
 
-/// Links `record` after `prev`: sets `seq`, `prevHash`, `hash` and `mac`.
-pub(super) fn seal_record(key: &ChainKey, prev: &Head, record: &mut Value) -> Head {
+/// The members the log sets in every record, in the order a JSON object's
+/// members are written (by name): the node that wrote it, the hash of the
+/// record before it, its number. (`hash` and `mac` are not hashed.)
+const CHAIN_MEMBERS: [&str; 3] = ["keywardNode", "prevHash", "seq"];
+
+/// A record serialized ahead of the log's lock: its members as text, in the
+/// segments the chain's members fall between. The hash covers the record
+/// as `serde_json` writes an object (members sorted by name, compact), which
+/// is what the verifier gets by parsing the line and writing it again; so
+/// the record is written once and the chain's members spliced in.
+pub(super) struct Prepared {
+    /// `,"name":value` for each member, segment `i` holding those that sort
+    /// before `CHAIN_MEMBERS[i]` (and after the one before it).
+    segments: [Vec<u8>; 4],
+}
+
+impl Prepared {
+    pub(super) fn new(record: Value) -> Result<Prepared, AuditError> {
+        let Value::Object(members) = record else {
+            return Err(AuditError::Io(
+                "an audit record must be a JSON object".into(),
+            ));
+        };
+        let mut segments: [Vec<u8>; 4] = Default::default();
+        for (name, value) in &members {
+            if CHAIN_MEMBERS.contains(&name.as_str()) || name == "hash" || name == "mac" {
+                continue;
+            }
+            let segment = CHAIN_MEMBERS.partition_point(|c| *c < name.as_str());
+            member(&mut segments[segment], name, value)?;
+        }
+        Ok(Prepared { segments })
+    }
+}
+
+fn member(out: &mut Vec<u8>, name: &str, value: &impl serde::Serialize) -> Result<(), AuditError> {
+    out.push(b',');
+    serde_json::to_writer(&mut *out, name)
+        .and_then(|()| {
+            out.push(b':');
+            serde_json::to_writer(&mut *out, value)
+        })
+        .map_err(|e| AuditError::Io(format!("an audit record: {e}")))
+}
+
+/// Links `record` after `prev`, written by `node`: the new head, and the
+/// line to append (the record with `seq`, `prevHash`, `hash` and `mac`,
+/// ending in a newline).
+pub(super) fn seal_record(
+    key: &ChainKey,
+    prev: &Head,
+    node: Option<&str>,
+    record: &Prepared,
+) -> Result<(Head, Vec<u8>), AuditError> {
     let seq = prev.seq + 1;
-    if let Some(o) = record.as_object_mut() {
-        o.remove("hash");
-        o.remove("mac");
-        o.insert("seq".into(), Value::from(seq));
-        o.insert("prevHash".into(), Value::String(prev.hash.clone()));
+    let [a, b, c, d] = &record.segments;
+    let mut body = Vec::with_capacity(a.len() + b.len() + c.len() + d.len() + 256);
+    body.extend_from_slice(a);
+    if let Some(node) = node {
+        member(&mut body, CHAIN_MEMBERS[0], &node)?;
     }
-    let hash = sha256_hex(&prev.hash, &record.to_string());
+    body.extend_from_slice(b);
+    member(&mut body, CHAIN_MEMBERS[1], &prev.hash)?;
+    body.extend_from_slice(c);
+    member(&mut body, CHAIN_MEMBERS[2], &seq)?;
+    body.extend_from_slice(d);
+    // Every member starts with a comma; the first one's is the brace.
+    body[0] = b'{';
+    body.push(b'}');
+    let hash = sha256_hex(&prev.hash, &body);
     let mac = key.record_mac(&hash);
-    if let Some(o) = record.as_object_mut() {
-        o.insert("hash".into(), Value::String(hash.clone()));
-        o.insert("mac".into(), Value::String(mac));
-    }
-    Head { seq, hash }
+    body.pop();
+    member(&mut body, "hash", &hash)?;
+    member(&mut body, "mac", &mac)?;
+    body.extend_from_slice(b"}\n");
+    Ok((Head { seq, hash }, body))
 }
 
 /// Reads a log record by record, checking each against the one before it.
@@ -219,7 +279,7 @@ impl<'k> Scan<'k> {
             }
             (None, _) => {}
         }
-        if sha256_hex(&self.head.hash, &record.to_string()) != hash {
+        if sha256_hex(&self.head.hash, record.to_string().as_bytes()) != hash {
             return Err(broken(
                 "its content does not match its hash (the record was changed)",
             ));
@@ -273,5 +333,49 @@ impl<'k> Scan<'k> {
                 reason: format!("it is not the record {who} (the log was rewritten or replaced)"),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// Records whose members sort before, between and after the chain's
+    /// members (and collide with them), with and without a node, verify:
+    /// the line written once with the chain spliced in hashes as the
+    /// verifier's canonical form of it.
+    #[test]
+    fn spliced_records_verify() {
+        let key = ChainKey::generate();
+        let records = [
+            json!({}),
+            json!({"a": 1, "keyward": {"z": [1, 2], "a": null}, "keywardNodeX": "x",
+                   "message": "é\"\n", "prevHash0": true, "r": [], "seq": 99,
+                   "sez": {"b": 1.5, "a": "\u{1F600}"}, "é": "last", "hash": "x", "mac": "y"}),
+            json!({"zzz": "only after"}),
+            json!({"keywardNode": "forged", "prevHash": "forged"}),
+        ];
+        for node in [None, Some("node-a")] {
+            let mut head = Head::genesis();
+            let mut scan = Scan::new(Some(&key), Vec::new());
+            for r in &records {
+                let prepared = Prepared::new(r.clone()).expect("object");
+                let (next, line) = seal_record(&key, &head, node, &prepared).expect("sealed");
+                let line = std::str::from_utf8(&line).expect("utf-8");
+                assert!(line.ends_with("}\n"), "{line}");
+                scan.next(line.trim_end()).expect("verifies");
+                assert_eq!(scan.head(), &next);
+                let v: Value = serde_json::from_str(line).expect("json");
+                assert_eq!(v["keywardNode"].as_str(), node, "{line}");
+                assert_eq!(v["prevHash"].as_str(), Some(head.hash.as_str()));
+                assert_eq!(v["seq"], json!(next.seq));
+                head = next;
+            }
+        }
+        assert!(Prepared::new(json!([1])).is_err());
     }
 }

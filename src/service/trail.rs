@@ -45,47 +45,69 @@ fn truncated(s: &str, max: usize) -> String {
     format!("{}…[{} bytes]", &s[..end], s.len())
 }
 
-/// `v` within the record bounds (small values pass through unchanged).
-fn bounded(v: Value, depth: usize) -> Value {
+/// A copy of `v` within the record bounds (one pass: what is over the
+/// bounds is never copied).
+fn bounded(v: &Value, depth: usize) -> Value {
     match v {
-        Value::String(s) if s.len() <= MAX_STRING => Value::String(s),
-        Value::String(s) => Value::String(truncated(&s, MAX_STRING)),
+        Value::String(s) => Value::String(truncated(s, MAX_STRING)),
         Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => Value::String("…".into()),
-        Value::Array(items) => {
-            let n = items.len();
-            let mut out: Vec<Value> = items
-                .into_iter()
-                .take(MAX_ENTRIES)
-                .map(|x| bounded(x, depth + 1))
-                .collect();
-            if n > MAX_ENTRIES {
-                out.push(Value::String(format!("…[{n} entries]")));
-            }
-            Value::Array(out)
-        }
-        Value::Object(m) => {
-            let n = m.len();
-            let mut out = Map::new();
-            for (k, x) in m.into_iter().take(MAX_ENTRIES) {
-                let x = match (k.as_str(), x) {
-                    ("Policy", Value::String(p)) => Value::String(truncated(&p, MAX_POLICY_STRING)),
-                    (_, x) => bounded(x, depth + 1),
-                };
-                let k = if k.len() <= MAX_STRING {
-                    k
-                } else {
-                    truncated(&k, MAX_STRING)
-                };
-                out.insert(k, x);
-            }
-            if n > MAX_ENTRIES {
-                out.insert("…".into(), Value::String(format!("{n} entries")));
-            }
-            Value::Object(out)
-        }
-        other => other,
+        Value::Array(items) => bounded_items(items, depth),
+        Value::Object(m) => bounded_members(m.iter(), m.len(), depth),
+        other => other.clone(),
     }
 }
+
+/// An array within the record bounds.
+fn bounded_items(items: &[Value], depth: usize) -> Value {
+    let n = items.len();
+    let mut out: Vec<Value> = items
+        .iter()
+        .take(MAX_ENTRIES)
+        .map(|x| bounded(x, depth + 1))
+        .collect();
+    if n > MAX_ENTRIES {
+        out.push(Value::String(format!("…[{n} entries]")));
+    }
+    Value::Array(out)
+}
+
+/// An object of `n` members within the record bounds.
+fn bounded_members<'v>(
+    members: impl Iterator<Item = (&'v String, &'v Value)>,
+    n: usize,
+    depth: usize,
+) -> Value {
+    let mut out = Map::new();
+    for (k, x) in members.take(MAX_ENTRIES) {
+        let x = match (k.as_str(), x) {
+            ("Policy", Value::String(p)) => Value::String(truncated(p, MAX_POLICY_STRING)),
+            (_, x) => bounded(x, depth + 1),
+        };
+        out.insert(truncated(k, MAX_STRING), x);
+    }
+    if n > MAX_ENTRIES {
+        out.insert("…".into(), Value::String(format!("{n} entries")));
+    }
+    Value::Object(out)
+}
+
+/// Request members never recorded: secrets, and blobs that would only
+/// make the record large.
+const UNRECORDED: [&str; 10] = [
+    "Plaintext",
+    "CiphertextBlob",
+    "GrantTokens",
+    "GrantToken",
+    "Message",
+    "Signature",
+    "Mac",
+    // Imported key material, wrapped, and the token whose private key
+    // unwraps it: never in the log together.
+    "ImportToken",
+    "EncryptedKeyMaterial",
+    // A custom key store's password.
+    "KeyStorePassword",
+];
 
 impl KeyService {
     pub(super) fn event_time(&self) -> String {
@@ -104,33 +126,25 @@ impl KeyService {
         id: &Identity,
         error: Option<&KmsError>,
     ) -> Value {
-        let mut params = call.input.clone();
-        if let Some(o) = params.as_object_mut() {
-            // Secrets, and blobs that would only make the record large.
-            for member in [
-                "Plaintext",
-                "CiphertextBlob",
-                "GrantTokens",
-                "GrantToken",
-                "Message",
-                "Signature",
-                "Mac",
-                // Imported key material, wrapped, and the token whose
-                // private key unwraps it: never in the log together.
-                "ImportToken",
-                "EncryptedKeyMaterial",
-                // A custom key store's password.
-                "KeyStorePassword",
-            ] {
-                o.remove(member);
+        let params = match call.input {
+            Value::Object(input) => {
+                let kept = || {
+                    input
+                        .iter()
+                        .filter(|(k, _)| !UNRECORDED.contains(&k.as_str()))
+                };
+                let mut params = bounded_members(kept(), kept().count(), 0);
+                // The algorithm and message type the call used, also when
+                // the request left them to their defaults.
+                if let Some(o) = params.as_object_mut() {
+                    for (member, value) in &call.effective {
+                        o.entry(*member).or_insert_with(|| json!(value));
+                    }
+                }
+                params
             }
-            // The algorithm and message type the call used, also when the
-            // request left them to their defaults.
-            for (member, value) in &call.effective {
-                o.entry(*member).or_insert_with(|| json!(value));
-            }
-        }
-        let params = bounded(params, 0);
+            other => bounded(other, 0),
+        };
         let time = self.event_time();
         let mut record = json!({
             "eventVersion": "1.08",
@@ -152,7 +166,7 @@ impl KeyService {
             "eventType": "AwsApiCall",
             "eventID": call.event_id,
             "requestID": call.request_id,
-            "keyward": {"decisions": bounded(Value::Array(call.decisions.clone()), 0)},
+            "keyward": {"decisions": bounded_items(&call.decisions, 0)},
         });
         if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
             o.insert("errorCode".into(), json!(e.kind.aws_type()));
