@@ -20,16 +20,16 @@
 pub mod chain;
 pub mod digest;
 pub mod query;
+mod record;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
-use serde_json::Value;
-
 pub use chain::{Anchor, ChainKey, GENESIS, Head};
 pub use digest::{PublicKey, SignedDigest, Signer};
+pub use record::Record;
 
 use chain::Scan;
 
@@ -246,10 +246,10 @@ impl AuditLog {
 
     /// Appends one record, chained and MACed; its head. Fails closed: if
     /// the record cannot be written, the caller must fail the request.
-    pub fn append(&self, record: Value) -> Result<Head, AuditError> {
+    pub fn append(&self, record: Record) -> Result<Head, AuditError> {
         // Serialized before the lock: only the chain's members are written
         // under it.
-        let record = chain::Prepared::new(record)?;
+        let record = record.in_order()?;
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
         let (head, line) =
             chain::seal_record(&self.key, &tail.head, self.node.as_deref(), &record)?;
@@ -263,7 +263,7 @@ impl AuditLog {
 
     /// Appends one record and syncs it to disk; the anchor of its head, for
     /// the store to commit with the change the record describes.
-    pub fn append_durable(&self, record: Value) -> Result<Anchor, AuditError> {
+    pub fn append_durable(&self, record: Record) -> Result<Anchor, AuditError> {
         let head = self.append(record)?;
         self.sync_file()?;
         Ok(self.key.anchor(head))

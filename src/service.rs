@@ -441,17 +441,12 @@ impl KeyService {
         // after that, a second record says how it ended.
         let record = match (call.recorded, result.as_ref()) {
             (Some(_), Ok(_)) => None,
-            (Some(seq), Err(e)) => {
-                let mut r = self.audit_record(&call, id, Some(e));
-                r["keyward"]["endsRecord"] = json!(seq);
-                Some(r)
-            }
-            (None, r) => Some(self.audit_record(&call, id, r.err())),
+            (Some(seq), Err(e)) => Some(self.audit_record(&call, id, Some(e), Some(seq))),
+            (None, r) => Some(self.audit_record(&call, id, r.err(), None)),
         };
         if let Some(record) = record {
-            let head = self
-                .audit
-                .append(record)
+            let head = record
+                .and_then(|r| self.audit.append(r))
                 .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;
             self.settle(head.seq)
                 .map_err(|e| KmsError::internal(format!("request not completed: {e}")))?;

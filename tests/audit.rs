@@ -4,11 +4,16 @@
 //! digest. Only a torn final line is ever cut on open.
 
 use keyward::audit::{
-    Anchor, AuditError, AuditLog, ChainKey, Checks, Head, SignedDigest, Signer, verify,
+    Anchor, AuditError, AuditLog, ChainKey, Checks, Head, Record, SignedDigest, Signer, verify,
 };
 use keyward::crypto::Secret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+/// A test record from a JSON object.
+fn record(v: Value) -> Record {
+    Record::try_from(v).expect("an object")
+}
 
 struct Log {
     dir: std::path::PathBuf,
@@ -67,7 +72,7 @@ fn log_with(records: usize, name: &str) -> Log {
     let bytes = key.secret().expose().to_vec();
     let log = AuditLog::open(&path, key, None).expect("open");
     for i in 0..records {
-        log.append(json!({"eventName": "Encrypt", "n": i}))
+        log.append(record(json!({"eventName": "Encrypt", "n": i})))
             .expect("append");
     }
     let anchor = log.sync().expect("sync");
@@ -201,7 +206,7 @@ fn a_log_rechained_under_another_key_fails_from_its_first_record() {
     let _ = std::fs::remove_file(&forged);
     let w = AuditLog::open(&forged, other, None).expect("open");
     for i in 0..4 {
-        w.append(json!({"eventName": "Encrypt", "n": i}))
+        w.append(record(json!({"eventName": "Encrypt", "n": i})))
             .expect("append");
     }
     drop(w);
@@ -271,7 +276,8 @@ fn a_torn_last_line_is_cut_and_the_chain_continues() {
         .expect("a torn last line is not a broken record");
     assert_eq!((report.records, report.unterminated), (5, 18));
     let w = log.open().expect("a torn last line is cut");
-    w.append(json!({"eventName": "Decrypt"})).expect("append");
+    w.append(record(json!({"eventName": "Decrypt"})))
+        .expect("append");
     w.sync().expect("sync");
     assert_eq!(log.verify().expect("intact").records, 6);
 }
@@ -293,7 +299,8 @@ fn records_from_before_the_keyed_chain_continue_and_stay_covered() {
     .collect();
     log.write_lines(&legacy);
     let w = AuditLog::open(&log.path, log.key(), None).expect("an old log continues");
-    w.append(json!({"eventName": "Decrypt"})).expect("append");
+    w.append(record(json!({"eventName": "Decrypt"})))
+        .expect("append");
     let anchor = w.sync().expect("sync");
     drop(w);
     let key = log.key();
@@ -389,7 +396,7 @@ fn group_commit_waits_for_each_record_and_keeps_the_chain() {
             std::thread::spawn(move || {
                 for i in 0..50 {
                     let head = audit
-                        .append(json!({"eventName": "Decrypt", "t": t, "i": i}))
+                        .append(record(json!({"eventName": "Decrypt", "t": t, "i": i})))
                         .expect("append");
                     audit.wait_durable(head.seq).expect("durable");
                     // Waiting again for a record already on disk returns at once.

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::Secret;
 
+use super::record::{CHAIN_MEMBERS, Members};
+
 use super::AuditError;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -140,41 +142,6 @@ fn sha256_hex(prev: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// The members the log sets in every record, in the order a JSON object's
-/// members are written (by name): the node that wrote it, the hash of the
-/// record before it, its number. (`hash` and `mac` are not hashed.)
-const CHAIN_MEMBERS: [&str; 3] = ["keywardNode", "prevHash", "seq"];
-
-/// A record serialized ahead of the log's lock: its members as text, in the
-/// segments the chain's members fall between. The hash covers the record
-/// as `serde_json` writes an object (members sorted by name, compact), which
-/// is what the verifier gets by parsing the line and writing it again; so
-/// the record is written once and the chain's members spliced in.
-pub(super) struct Prepared {
-    /// `,"name":value` for each member, segment `i` holding those that sort
-    /// before `CHAIN_MEMBERS[i]` (and after the one before it).
-    segments: [Vec<u8>; 4],
-}
-
-impl Prepared {
-    pub(super) fn new(record: Value) -> Result<Prepared, AuditError> {
-        let Value::Object(members) = record else {
-            return Err(AuditError::Io(
-                "an audit record must be a JSON object".into(),
-            ));
-        };
-        let mut segments: [Vec<u8>; 4] = Default::default();
-        for (name, value) in &members {
-            if CHAIN_MEMBERS.contains(&name.as_str()) || name == "hash" || name == "mac" {
-                continue;
-            }
-            let segment = CHAIN_MEMBERS.partition_point(|c| *c < name.as_str());
-            member(&mut segments[segment], name, value)?;
-        }
-        Ok(Prepared { segments })
-    }
-}
-
 fn member(out: &mut Vec<u8>, name: &str, value: &impl serde::Serialize) -> Result<(), AuditError> {
     out.push(b',');
     serde_json::to_writer(&mut *out, name)
@@ -192,20 +159,20 @@ pub(super) fn seal_record(
     key: &ChainKey,
     prev: &Head,
     node: Option<&str>,
-    record: &Prepared,
+    record: &Members,
 ) -> Result<(Head, Vec<u8>), AuditError> {
     let seq = prev.seq + 1;
-    let [a, b, c, d] = &record.segments;
-    let mut body = Vec::with_capacity(a.len() + b.len() + c.len() + d.len() + 256);
-    body.extend_from_slice(a);
+    let (text, [a, b, c]) = (&record.text, record.at);
+    let mut body = Vec::with_capacity(text.len() + 384);
+    body.extend_from_slice(&text[..a]);
     if let Some(node) = node {
         member(&mut body, CHAIN_MEMBERS[0], &node)?;
     }
-    body.extend_from_slice(b);
+    body.extend_from_slice(&text[a..b]);
     member(&mut body, CHAIN_MEMBERS[1], &prev.hash)?;
-    body.extend_from_slice(c);
+    body.extend_from_slice(&text[b..c]);
     member(&mut body, CHAIN_MEMBERS[2], &seq)?;
-    body.extend_from_slice(d);
+    body.extend_from_slice(&text[c..]);
     // Every member starts with a comma; the first one's is the brace.
     body[0] = b'{';
     body.push(b'}');
@@ -342,6 +309,7 @@ mod tests {
 
     use serde_json::json;
 
+    use super::super::Record;
     use super::*;
 
     /// Records whose members sort before, between and after the chain's
@@ -363,8 +331,10 @@ mod tests {
             let mut head = Head::genesis();
             let mut scan = Scan::new(Some(&key), Vec::new());
             for r in &records {
-                let prepared = Prepared::new(r.clone()).expect("object");
-                let (next, line) = seal_record(&key, &head, node, &prepared).expect("sealed");
+                let members = Record::try_from(r.clone())
+                    .and_then(Record::in_order)
+                    .expect("object");
+                let (next, line) = seal_record(&key, &head, node, &members).expect("sealed");
                 let line = std::str::from_utf8(&line).expect("utf-8");
                 assert!(line.ends_with("}\n"), "{line}");
                 scan.next(line.trim_end()).expect("verifies");
@@ -376,6 +346,6 @@ mod tests {
                 head = next;
             }
         }
-        assert!(Prepared::new(json!([1])).is_err());
+        assert!(Record::try_from(json!([1])).is_err());
     }
 }

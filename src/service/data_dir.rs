@@ -330,18 +330,18 @@ impl Journal for RootMove<'_> {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        self.log
-            .append_durable(serde_json::json!({
-                "eventVersion": "1.08",
-                "eventTime": now,
-                "eventSource": "keyward",
-                "eventName": "MoveRootKey",
-                "eventType": "KeywardAdministrativeEvent",
-                "userIdentity": {"type": "LocalOperator", "invokedBy": "keyward init"},
-                "requestParameters": {"rootKey": self.uri},
-                "readOnly": false,
-            }))
-            .map_err(|e| StoreError::new(format!("change not committed: {e}")))
+        crate::audit::Record::try_from(serde_json::json!({
+            "eventVersion": "1.08",
+            "eventTime": now,
+            "eventSource": "keyward",
+            "eventName": "MoveRootKey",
+            "eventType": "KeywardAdministrativeEvent",
+            "userIdentity": {"type": "LocalOperator", "invokedBy": "keyward init"},
+            "requestParameters": {"rootKey": self.uri},
+            "readOnly": false,
+        }))
+        .and_then(|r| self.log.append_durable(r))
+        .map_err(|e| StoreError::new(format!("change not committed: {e}")))
     }
 }
 

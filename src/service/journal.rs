@@ -102,11 +102,10 @@ pub(super) struct Recorder<'a, 'b> {
 
 impl Journal for Recorder<'_, '_> {
     fn record(&mut self) -> Result<Anchor, StoreError> {
-        let record = self.service.audit_record(self.call, self.id, None);
         let anchor = self
             .service
-            .audit
-            .append_durable(record)
+            .audit_record(self.call, self.id, None, None)
+            .and_then(|r| self.service.audit.append_durable(r))
             .map_err(not_recorded)?;
         self.call.recorded = Some(anchor.head.seq);
         Ok(anchor)
@@ -139,9 +138,8 @@ impl Journal for ServiceChange<'_> {
             "recipientAccountId": self.key.scope.account.0,
             "additionalEventData": {"keyId": self.key.key_id},
         });
-        self.service
-            .audit
-            .append_durable(record)
+        crate::audit::Record::try_from(record)
+            .and_then(|r| self.service.audit.append_durable(r))
             .map_err(not_recorded)
     }
 }

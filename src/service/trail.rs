@@ -4,7 +4,10 @@
 //! request cannot grow the log by more than a few kilobytes however large
 //! it is.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+
+use crate::audit::{AuditError, Record};
 
 use super::{Call, Identity, KeyService, KmsError};
 
@@ -109,6 +112,40 @@ const UNRECORDED: [&str; 10] = [
     "KeyStorePassword",
 ];
 
+/// A record's `userIdentity`. Fields in name order: the record's canonical
+/// form (see [`Record`]).
+#[derive(Serialize)]
+struct UserIdentity<'a> {
+    #[serde(rename = "accountId")]
+    account_id: Option<&'a str>,
+    arn: &'a str,
+    #[serde(rename = "invokedBy")]
+    invoked_by: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// One of a record's `resources`, fields in name order.
+#[derive(Serialize)]
+struct Resource<'a> {
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A record's `keyward` member, fields in name order.
+#[derive(Serialize)]
+struct Keyward {
+    decisions: Value,
+    #[serde(rename = "endsRecord", skip_serializing_if = "Option::is_none")]
+    ends_record: Option<u64>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    error_detail: Option<String>,
+}
+
 impl KeyService {
     pub(super) fn event_time(&self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.now())
@@ -120,12 +157,16 @@ impl KeyService {
             .unwrap_or_default()
     }
 
+    /// The record of `call`, ended by `error` if it failed; `ends` is the
+    /// number of the record its change wrote, when this one says how the
+    /// call ended after that.
     pub(super) fn audit_record(
         &self,
         call: &Call<'_>,
         id: &Identity,
         error: Option<&KmsError>,
-    ) -> Value {
+        ends: Option<u64>,
+    ) -> Result<Record, AuditError> {
         let params = match call.input {
             Value::Object(input) => {
                 let kept = || {
@@ -145,40 +186,51 @@ impl KeyService {
             }
             other => bounded(other, 0),
         };
-        let time = self.event_time();
-        let mut record = json!({
-            "eventVersion": "1.08",
-            "eventTime": time,
-            "eventSource": "kms.amazonaws.com",
-            "eventName": call.event,
-            "awsRegion": self.caller_region(id).as_str(),
-            "sourceIPAddress": id.source_ip.map(|ip| ip.to_string()),
-            "userIdentity": {
-                "type": id.caller.principal_type(),
-                "arn": id.caller.arn,
-                "accountId": id.caller.account.as_ref().map(|a| a.0.clone()),
-                "invokedBy": id.via_service,
+        let mut r = Record::new();
+        r.member("eventVersion", &"1.08")?;
+        r.member("eventTime", &self.event_time())?;
+        r.member("eventSource", &"kms.amazonaws.com")?;
+        r.member("eventName", &call.event)?;
+        r.member("awsRegion", &self.caller_region(id).as_str())?;
+        r.member("sourceIPAddress", &id.source_ip.map(|ip| ip.to_string()))?;
+        r.member(
+            "userIdentity",
+            &UserIdentity {
+                account_id: id.caller.account.as_ref().map(|a| a.0.as_str()),
+                arn: &id.caller.arn,
+                invoked_by: id.via_service.as_deref(),
+                kind: id.caller.principal_type(),
             },
-            "requestParameters": params,
-            "resources": call.resources.iter().map(|(acct, arn)| json!({
-                "accountId": acct, "type": "AWS::KMS::Key", "ARN": arn
-            })).collect::<Vec<_>>(),
-            "eventType": "AwsApiCall",
-            "eventID": call.event_id,
-            "requestID": call.request_id,
-            "keyward": {"decisions": bounded_items(&call.decisions, 0)},
-        });
-        if let (Some(e), Some(o)) = (error, record.as_object_mut()) {
-            o.insert("errorCode".into(), json!(e.kind.aws_type()));
-            o.insert(
-                "errorMessage".into(),
-                json!(truncated(&e.message, MAX_STRING)),
-            );
+        )?;
+        r.member("requestParameters", &params)?;
+        let resources: Vec<Resource<'_>> = call
+            .resources
+            .iter()
+            .map(|(account, arn)| Resource {
+                arn,
+                account_id: account,
+                kind: "AWS::KMS::Key",
+            })
+            .collect();
+        r.member("resources", &resources)?;
+        r.member("eventType", &"AwsApiCall")?;
+        r.member("eventID", &call.event_id)?;
+        r.member("requestID", &call.request_id)?;
+        r.member(
+            "keyward",
+            &Keyward {
+                decisions: bounded_items(&call.decisions, 0),
+                ends_record: ends,
+                error_detail: error
+                    .and_then(|e| e.detail.as_deref())
+                    .map(|d| truncated(d, MAX_STRING)),
+            },
+        )?;
+        if let Some(e) = error {
+            r.member("errorCode", &e.kind.aws_type())?;
+            r.member("errorMessage", &truncated(&e.message, MAX_STRING))?;
         }
-        if let Some(d) = error.and_then(|e| e.detail.as_ref()) {
-            record["keyward"]["errorDetail"] = json!(truncated(d, MAX_STRING));
-        }
-        record
+        Ok(r)
     }
 
     /// Records a request the server refused at the edge. Fails closed like
@@ -201,9 +253,8 @@ impl KeyService {
             "eventType": "AwsApiCall",
             "keyward": {"refusedBy": "server"},
         });
-        let head = self
-            .audit
-            .append(record)
+        let head = Record::try_from(record)
+            .and_then(|r| self.audit.append(r))
             .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))?;
         self.settle(head.seq)
             .map_err(|e| KmsError::internal(format!("request not recorded: {e}")))
