@@ -381,28 +381,29 @@ fn scope_key(access_key_id: &str, date: &str, region: &str, service: &str) -> St
 }
 
 /// Verifies a request's SigV4 signature. `secret_for` looks up the secret
-/// of an access key id; `now` is Unix seconds.
-pub fn verify(
+/// of an access key id (borrowed where the caller holds it, so the secret
+/// is not copied per request); `now` is Unix seconds.
+pub fn verify<S: AsRef<[u8]>>(
     req: &SignedRequest<'_>,
-    secret_for: impl Fn(&str) -> Option<Vec<u8>>,
+    secret_for: impl Fn(&str) -> Option<S>,
     now: i64,
 ) -> Result<Verified, SigError> {
     verify_with(req, secret_for, now, None)
 }
 
 /// [`verify`], deriving signing keys through `cache`.
-pub fn verify_cached(
+pub fn verify_cached<S: AsRef<[u8]>>(
     req: &SignedRequest<'_>,
-    secret_for: impl Fn(&str) -> Option<Vec<u8>>,
+    secret_for: impl Fn(&str) -> Option<S>,
     now: i64,
     cache: &SigningKeys,
 ) -> Result<Verified, SigError> {
     verify_with(req, secret_for, now, Some(cache))
 }
 
-fn verify_with(
+fn verify_with<S: AsRef<[u8]>>(
     req: &SignedRequest<'_>,
-    secret_for: impl Fn(&str) -> Option<Vec<u8>>,
+    secret_for: impl Fn(&str) -> Option<S>,
     now: i64,
     cache: Option<&SigningKeys>,
 ) -> Result<Verified, SigError> {
@@ -432,6 +433,7 @@ fn verify_with(
     }
     let secret = secret_for(a.access_key_id)
         .ok_or_else(|| SigError::UnknownKey(a.access_key_id.to_owned()))?;
+    let secret = secret.as_ref();
     if let Some(name) = unsigned_header(req.headers, &a.signed_headers) {
         return Err(SigError::Unsigned(name));
     }
@@ -443,16 +445,16 @@ fn verify_with(
     }
     let canonical_hash = canonical_request_hash(req, &a.signed_headers, &body_hash)?;
     let scope_key = scope_key(a.access_key_id, a.date, a.region, a.service);
-    let cached = cache.and_then(|c| c.get(&scope_key, &secret));
+    let cached = cache.and_then(|c| c.get(&scope_key, secret));
     let fresh = cached.is_none();
     let key = match cached {
         Some(k) => k,
-        None => zeroize::Zeroizing::new(signing_key(&secret, a.date, a.region, a.service)),
+        None => zeroize::Zeroizing::new(signing_key(secret, a.date, a.region, a.service)),
     };
     let expected = signature(&key, amz_date, a.date, a.region, a.service, &canonical_hash);
     if expected.as_slice().ct_eq(a.signature.as_bytes()).into() {
         if let (Some(c), true) = (cache, fresh) {
-            c.put(scope_key, &secret, &key);
+            c.put(scope_key, secret, &key);
         }
         Ok(Verified {
             access_key_id: a.access_key_id.to_owned(),
