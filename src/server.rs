@@ -102,7 +102,9 @@ impl AppState {
             principal = edge.principal.unwrap_or("-"),
             "refused at the edge"
         );
+        let request_id = uuid::Uuid::new_v4().to_string();
         let refusal = Refusal {
+            request_id: &request_id,
             operation: crate::service::OPERATIONS
                 .contains(&operation)
                 .then_some(operation),
@@ -113,13 +115,24 @@ impl AppState {
             message,
         };
         if let Err(e) = self.service.record_refusal(&refusal) {
-            return kms_error(&e);
+            return kms_error(&e, &request_id);
         }
-        error_response(400, aws_type, message)
+        error_response_with_id(400, aws_type, message, &request_id)
     }
 }
 
 fn error_response(status: u16, aws_type: &str, message: &str) -> Response {
+    error_response_with_id(status, aws_type, message, &uuid::Uuid::new_v4().to_string())
+}
+
+/// An error response carrying `request_id`: the `requestID` of the call's
+/// audit record, as AWS's `x-amzn-RequestId` is CloudTrail's.
+fn error_response_with_id(
+    status: u16,
+    aws_type: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
     // AWS spells the member `Message` in the validation errors its request
     // framework raises and `message` in the exceptions KMS models.
     let member = if aws_type == "ValidationException" {
@@ -131,13 +144,18 @@ fn error_response(status: u16, aws_type: &str, message: &str) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
-        .header("x-amzn-requestid", uuid::Uuid::new_v4().to_string())
+        .header("x-amzn-requestid", request_id)
         .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn kms_error(e: &KmsError) -> Response {
-    error_response(e.kind.http_status(), e.kind.aws_type(), &e.message)
+fn kms_error(e: &KmsError, request_id: &str) -> Response {
+    error_response_with_id(
+        e.kind.http_status(),
+        e.kind.aws_type(),
+        &e.message,
+        request_id,
+    )
 }
 
 /// The Region a verified request was signed for, if its credential scope is
@@ -212,12 +230,7 @@ async fn kms(
     };
     let verified = sigv4::verify_cached(
         &signed,
-        |key| {
-            state
-                .identities
-                .by_access_key(key)
-                .map(|e| e.secret().to_vec())
-        },
+        |key| state.identities.by_access_key(key).map(|e| e.secret()),
         now(),
         &state.signing_keys,
     );
@@ -326,7 +339,8 @@ async fn kms(
             }
         }
     };
-    let Some((result, identity)) = workers::run_call(&state, identity, operation, input).await
+    let Some((result, request_id, identity)) =
+        workers::run_call(&state, identity, operation, input).await
     else {
         return state.reject(
             &edge,
@@ -363,7 +377,7 @@ async fn kms(
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
-                .header("x-amzn-requestid", uuid::Uuid::new_v4().to_string())
+                .header("x-amzn-requestid", request_id)
                 .body(Body::from(v.to_string()))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
@@ -373,7 +387,7 @@ async fn kms(
             state
                 .metrics
                 .record(op_label, e.kind.aws_type(), denied, seconds);
-            kms_error(&e)
+            kms_error(&e, &request_id)
         }
     }
 }

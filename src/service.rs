@@ -402,6 +402,30 @@ impl KeyService {
     /// in the audit log, and returns its JSON response. If the audit record
     /// cannot be written the call fails, whatever the operation returned.
     pub fn call(&self, id: &Identity, operation: &str, input: &Value) -> Result<Value, KmsError> {
+        self.call_traced(id, operation, input).0
+    }
+
+    /// [`KeyService::call`], with the `requestID` of the call's audit record
+    /// (what the server answers as `x-amzn-RequestId`, so a response and its
+    /// record can be matched).
+    pub fn call_traced(
+        &self,
+        id: &Identity,
+        operation: &str,
+        input: &Value,
+    ) -> (Result<Value, KmsError>, String) {
+        let request_id = fields::request_uuid();
+        let result = self.call_as(id, operation, input, request_id.clone());
+        (result, request_id)
+    }
+
+    fn call_as(
+        &self,
+        id: &Identity,
+        operation: &str,
+        input: &Value,
+        request_id: String,
+    ) -> Result<Value, KmsError> {
         let Some(event) = OPERATIONS.iter().find(|o| **o == operation) else {
             return Err(KmsError::new(
                 ErrorKind::UnknownOperation,
@@ -417,7 +441,7 @@ impl KeyService {
             event,
             input,
             event_id: fields::request_uuid(),
-            request_id: fields::request_uuid(),
+            request_id,
             effective: Vec::new(),
             charged: false,
             started: std::time::Instant::now(),

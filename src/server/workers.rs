@@ -14,22 +14,23 @@ use crate::service::{AuditSync, Identity, KmsError};
 
 use super::AppState;
 
-/// Runs one call; `None` if the blocking task did not complete.
+/// Runs one call: its result and the `requestID` of its audit record;
+/// `None` if the blocking task did not complete.
 pub(super) async fn run_call(
     state: &Arc<AppState>,
     identity: Identity,
     operation: String,
     input: Value,
-) -> Option<(Result<Value, KmsError>, Identity)> {
+) -> Option<(Result<Value, KmsError>, String, Identity)> {
     let inline = runs_inline(&operation) && state.service.audit_sync() == AuditSync::Flush;
     if inline {
-        let r = state.service.call(&identity, &operation, &input);
-        return Some((r, identity));
+        let (r, request_id) = state.service.call_traced(&identity, &operation, &input);
+        return Some((r, request_id, identity));
     }
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        let r = st.service.call(&identity, &operation, &input);
-        (r, identity)
+        let (r, request_id) = st.service.call_traced(&identity, &operation, &input);
+        (r, request_id, identity)
     })
     .await
     .ok()

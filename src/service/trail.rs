@@ -26,6 +26,8 @@ const MAX_DEPTH: usize = 8;
 /// operation, a refused `X-Keyward-On-Behalf-Of`, a body that is not JSON.
 #[derive(Debug, Clone)]
 pub struct Refusal<'a> {
+    /// The `requestID` the refusal is answered and recorded with.
+    pub request_id: &'a str,
     /// The operation, when the request named one this service has.
     pub operation: Option<&'static str>,
     /// The authenticated principal, if the signature checked out.
@@ -251,6 +253,7 @@ impl KeyService {
             "errorCode": r.error_code,
             "errorMessage": truncated(r.message, MAX_STRING),
             "eventType": "AwsApiCall",
+            "requestID": r.request_id,
             "keyward": {"refusedBy": "server"},
         });
         let head = Record::try_from(record)

@@ -190,3 +190,35 @@ def test_a_large_denied_request_leaves_a_small_record(server):
         last = f.read().splitlines()[-1]
     assert len(last) < 16_000, len(last)
     assert json.loads(last)["errorCode"] == "AccessDeniedException"
+
+
+def test_a_response_names_its_audit_record(server, kms):
+    """x-amzn-RequestId is the requestID of the call's audit record, as on
+    AWS (where it is CloudTrail's): for an allowed call, a denied one and a
+    request refused at the edge."""
+    import botocore.exceptions
+
+    allowed = kms.create_key(Description="request ids")
+    allowed_id = allowed["ResponseMetadata"]["RequestId"]
+    eve = client_for(server, "eve")
+    try:
+        eve.describe_key(KeyId=allowed["KeyMetadata"]["Arn"])
+        raise AssertionError("eve may not describe the key")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDeniedException", e.response
+        denied_id = e.response["ResponseMetadata"]["RequestId"]
+    bad_sig = client_for(server, "admin", secret="not-the-secret")
+    try:
+        bad_sig.list_keys()
+        raise AssertionError("a bad signature must be refused")
+    except botocore.exceptions.ClientError as e:
+        refused_id = e.response["ResponseMetadata"]["RequestId"]
+    by_id = {r.get("requestID"): r for r in audit_records(server)}
+    assert len({allowed_id, denied_id, refused_id}) == 3
+    assert by_id[allowed_id]["eventName"] == "CreateKey"
+    assert "errorCode" not in by_id[allowed_id]
+    assert by_id[denied_id]["eventName"] == "DescribeKey"
+    assert by_id[denied_id]["errorCode"] == "AccessDeniedException"
+    assert by_id[denied_id]["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/eve"
+    assert by_id[refused_id]["errorCode"] == "InvalidSignatureException"
+    assert by_id[refused_id]["keyward"] == {"refusedBy": "server"}
