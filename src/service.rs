@@ -42,6 +42,7 @@ mod tables;
 mod tags;
 mod trail;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -220,17 +221,18 @@ enum Need {
     Any,
 }
 
-/// Extra request facts for authorization.
+/// Extra request facts for authorization. The encryption context is
+/// borrowed from the call's input where the call has one.
 #[derive(Default)]
-struct Facts {
-    context: BTreeMap<String, String>,
+struct Facts<'a> {
+    context: Cow<'a, BTreeMap<String, String>>,
     alias: Option<String>,
     extra: Vec<(String, ContextValue<'static>)>,
 }
 
-impl Facts {
+impl Facts<'_> {
     /// Facts holding one single-valued condition key.
-    fn one(key: &str, value: impl Into<String>) -> Facts {
+    fn one(key: &str, value: impl Into<String>) -> Facts<'static> {
         Facts {
             extra: vec![(key.to_owned(), ContextValue::one(value.into()))],
             ..Facts::default()

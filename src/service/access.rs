@@ -155,14 +155,14 @@ impl KeyService {
     /// on a usable key: resolve the `KeyId`, check the grant tokens,
     /// authorize with the request's facts (which may name the alias used).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn authorized_use(
+    pub(super) fn authorized_use<'f>(
         &self,
         call: &mut Call<'_>,
         id: &Identity,
         key_id: &str,
         grant_tokens: Option<&[String]>,
         operation: &str,
-        facts: impl FnOnce(Option<String>) -> Facts,
+        facts: impl FnOnce(Option<String>) -> Facts<'f>,
     ) -> Result<(KeyRecord, Permit), KmsError> {
         let (key, alias) = self.resolve(id, key_id, Reach::Named)?;
         self.check_grant_tokens(grant_tokens)?;

@@ -12,6 +12,7 @@
 //! same outputs carry them; the plan says what to revoke, change and
 //! rotate, and what rotation cannot fix.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -128,7 +129,7 @@ pub fn blast_radius(dir: &DataDir, id: &Identity, now: i64) -> Result<BlastRadiu
                 .collect();
             for (name, value) in candidates {
                 let facts = Facts {
-                    context: BTreeMap::from([(name.clone(), value.clone())]),
+                    context: Cow::Owned(BTreeMap::from([(name.clone(), value.clone())])),
                     ..Facts::default()
                 };
                 let again =

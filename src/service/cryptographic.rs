@@ -1,5 +1,6 @@
 //! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, data keys and random bytes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -135,9 +136,9 @@ pub(super) struct GenerateRandomResponse {
 }
 
 /// The facts of a symmetric cryptographic operation.
-pub(super) fn crypto_facts(context: &Context, alias: Option<String>, algorithm: bool) -> Facts {
+pub(super) fn crypto_facts(context: &Context, alias: Option<String>, algorithm: bool) -> Facts<'_> {
     Facts {
-        context: context.clone(),
+        context: Cow::Borrowed(context),
         alias,
         extra: if algorithm {
             vec![(

@@ -234,7 +234,7 @@ impl KeyService {
             "CreateGrant",
             Need::Usable,
             Facts {
-                context,
+                context: std::borrow::Cow::Owned(context),
                 extra,
                 ..Facts::default()
             },

@@ -2,6 +2,7 @@
 //! key pair whose private key (PKCS #8) is returned encrypted under a
 //! symmetric KMS key, and in plaintext when asked.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -139,7 +140,7 @@ impl KeyService {
             op,
             Need::Usable,
             Facts {
-                context: input.context.clone(),
+                context: Cow::Borrowed(&input.context),
                 alias,
                 extra: vec![
                     (

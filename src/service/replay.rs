@@ -58,7 +58,7 @@ pub fn decide_again(
         }
     }
     let facts = Facts {
-        context,
+        context: std::borrow::Cow::Owned(context),
         ..Facts::default()
     };
     let key_arn = record

@@ -172,7 +172,11 @@ fn check_signing(
     }
 }
 
-fn signing_facts(alias: Option<String>, algorithm: SigningAlgorithm, kind: MessageType) -> Facts {
+fn signing_facts(
+    alias: Option<String>,
+    algorithm: SigningAlgorithm,
+    kind: MessageType,
+) -> Facts<'static> {
     Facts {
         alias,
         extra: vec![
@@ -186,7 +190,7 @@ fn signing_facts(alias: Option<String>, algorithm: SigningAlgorithm, kind: Messa
     }
 }
 
-fn mac_facts(alias: Option<String>, algorithm: MacAlgorithm) -> Facts {
+fn mac_facts(alias: Option<String>, algorithm: MacAlgorithm) -> Facts<'static> {
     Facts {
         alias,
         extra: vec![(
